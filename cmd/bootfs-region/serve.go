@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/bootfs/bootfs/region"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the region daemon",
+		Description: "Without --database-url the region initialises (on first run), starts and supervises a\n" +
+			"private PostgreSQL under --state-dir using Debian's PostgreSQL binaries, and stops it on exit.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "storage", Value: "/var/lib/maas/image-storage", Usage: "directory of the file store"},
+			&cli.StringFlag{Name: "listen", Value: ":5240", Usage: "HTTP listen address"},
+			&cli.StringFlag{Name: "name", Usage: "region name (default: host name)"},
+			&cli.StringFlag{Name: "url", Usage: "URL peers and racks reach this region at (default http://<hostname>:5240)"},
+			&cli.StringFlag{Name: "secret-file", Value: "/var/lib/maas/secret", EnvVars: []string{"BOOTFS_SECRET_FILE"},
+				Usage: "shared secret file (created with a random secret if missing)"},
+			&cli.StringFlag{Name: "database-url", EnvVars: []string{"BOOTFS_DATABASE_URL"},
+				Usage: "PostgreSQL URL; without it an embedded PostgreSQL runs under --state-dir"},
+			&cli.StringFlag{Name: "state-dir", Value: "/var/lib/bootfs-region", Usage: "embedded PostgreSQL's directory"},
+			&cli.StringFlag{Name: "postgres-user", Usage: "OS user the embedded PostgreSQL runs as when started as root (default postgres)"},
+			&cli.DurationFlag{Name: "import-interval", Value: time.Hour, Usage: "import from upstream this often (0: never)"},
+			&cli.BoolFlag{Name: "import-on-start", Usage: "import once at start"},
+			&cli.Int64Flag{Name: "verify-rate", Value: 50 << 20, Usage: "background re-hash rate in bytes/s (0: off)"},
+			&cli.DurationFlag{Name: "verify-interval", Value: 24 * time.Hour, Usage: "pause between background verification passes"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := newLogger(c.String("log-level"), c.String("log-format"))
+			if err != nil {
+				return err
+			}
+			interval := c.Duration("import-interval")
+			if interval == 0 {
+				interval = -1
+			}
+			verify := c.Int64("verify-rate")
+			if verify == 0 {
+				verify = -1
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			r, err := region.Open(ctx, region.Config{
+				Name: c.String("name"), URL: c.String("url"), Listen: c.String("listen"),
+				Storage: c.String("storage"), StateDir: c.String("state-dir"), DatabaseURL: c.String("database-url"),
+				PostgresUser: c.String("postgres-user"), SecretFile: c.String("secret-file"),
+				ImportInterval: interval, ImportOnStart: c.Bool("import-on-start"),
+				VerifyRate: verify, VerifyInterval: c.Duration("verify-interval"), Log: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return r.Serve(ctx)
+		},
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/region/httpapi"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show regions, resource sets, banners, import progress and store usage",
+		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print the raw JSON status"}),
+		Action: func(c *cli.Context) error {
+			api, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			var st wire.Status
+			if c.Bool("json") {
+				var raw any
+				if err := api.do(c.Context, "GET", wire.PathStatus, nil, &raw); err != nil {
+					return err
+				}
+				return printJSON(c.App.Writer, raw)
+			}
+			if err := api.do(c.Context, "GET", wire.PathStatus, nil, &st); err != nil {
+				return err
+			}
+			return printStatus(c.App.Writer, st)
+		},
+	}
+}
+
+func printStatus(out io.Writer, st wire.Status) error {
+	hb := httpapi.HumanBytes
+	if st.Migrating != "" {
+		fmt.Fprintf(out, "MIGRATING: %s\n\n", st.Migrating)
+	}
+	for _, b := range st.Banners {
+		fmt.Fprintf(out, "BANNER [%s, %s, since %s]: %s\n", b.Region, b.Kind, b.Since.Format("2006-01-02 15:04:05"), b.Message)
+	}
+	if len(st.Banners) > 0 {
+		fmt.Fprintln(out)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tURL\tALIVE\tHELD\t%")
+	for _, r := range st.Regions {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s of %s\t%s\n", r.Name, r.URL, r.Alive, hb(r.BytesHeld), hb(r.BytesWanted), pct(r.BytesHeld, r.BytesWanted))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "RESOURCE\tARCH\tVERSION\tLABEL\tSIZE\tAVAILABLE\tHELD BACK BY")
+	for _, s := range st.Sets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", s.Resource, s.Architecture, s.Version, s.Label, hb(s.Size), s.Available, strings.Join(s.HeldBackBy, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	im := st.Import
+	fmt.Fprintf(out, "\nimport (%s): %s, %d of %d files, %s of %s", st.Region, im.State, im.FilesDone, im.FilesTotal, hb(im.BytesDone), hb(im.BytesTotal))
+	if im.Error != "" {
+		fmt.Fprintf(out, ", error: %s", im.Error)
+	}
+	fmt.Fprintf(out, "\nstore (%s): %s: %d files, %s, %s free, %d quarantined\n", st.Region, st.Store.Dir, st.Store.Files, hb(st.Store.Bytes), hb(int64(st.Store.FreeBytes)), st.Store.Quarantine)
+	return nil
+}
+
+func pct(a, b int64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
+}

@@ -1,0 +1,93 @@
+// Package fs is the rack's FUSE file system: a read-only view of the boot
+// tree that stock tftpd-hpa and nginx serve from /var/lib/maas/boot.
+//
+// # What a rack shows
+//
+// The region sends the tree as a wire.Tree: a flat list of (path, sha256,
+// size). Directories are implied by the paths; a directory exists exactly as
+// long as some file lives below it, so directories that become empty
+// disappear. The bytes behind a file come from a Content, the rack's block
+// reader, which hands out only verified bytes; this package never returns
+// data Content did not give it, and maps every Content error to EIO (EINTR
+// when the kernel interrupted the request).
+//
+// # Snapshots, not a mutable inode tree
+//
+// The tree lives in an immutable snapshot (type tree) behind an atomic
+// pointer. Root.Update validates a whole wire.Tree, builds a new snapshot and
+// swaps the pointer: every LOOKUP and READDIR answers from exactly one
+// snapshot, so a client never sees half an update (a new kernel next to the
+// old initrd). Directory nodes implement Lookup and Readdir themselves
+// against the current snapshot instead of relying on go-fuse's persistent
+// Inode tree, whose per-name mutation is neither atomic across names nor safe
+// against a LOOKUP that races an update (go-fuse links the looked-up child
+// after Lookup returns, which could silently restore a replaced file).
+// go-fuse's Inode tree is still used, as go-fuse intends, as the record of
+// what the kernel holds: Update walks it to find which directories need
+// invalidating.
+//
+// # Inode identity
+//
+// A file's inode is bound to one (path, sha256) forever: its number is a
+// hash of both, its attributes never change, and its open handles remember
+// the digest. A file whose sha256 changes at the same path therefore gets a
+// new inode: a descriptor opened before the update keeps reading the bytes
+// it opened, a new open sees only the new bytes, never a mix. A file whose
+// (path, sha256) is unchanged keeps its inode, its kernel dentry and its page
+// cache across updates. Directory numbers are a hash of the path, the root is
+// 1, so a remount or another rack shows the same numbers. With 63-bit numbers
+// a collision among 10^5 live inodes has a probability near 10^-9; it is not
+// handled.
+//
+// A file's mtime is derived from its sha256 (a second between 2000 and 2008)
+// so nginx's ETag ("mtime-size") and Last-Modified are stable across remounts
+// and identical on every rack, yet change whenever the content does, even at
+// equal size. Directories carry a fixed mtime (2000-01-01).
+//
+// # Caching and invalidation
+//
+// The kernel caches three things, each with its own timeout (Options):
+//
+//   - file attributes (AttrTimeout, default 1h): immutable per inode;
+//   - file names, i.e. which inode a path points to (EntryTimeout, default 1h);
+//   - directory names and attributes (DirTimeout, default 1s), and
+//     negative lookups (NegativeTimeout, default 10s; pxelinux asks for a
+//     dozen missing files per boot).
+//
+// Long timeouts make lookups nearly free; Update makes changes visible at
+// once anyway: after the swap it compares the old and new snapshots and, for
+// every directory the kernel knows (found through go-fuse's Inode tree),
+// sends NOTIFY_INVAL_ENTRY for each name that appeared, disappeared or now
+// points to a different inode, and NOTIFY_INVAL_INODE (attributes only) for
+// the directory itself. Invalidating a removed directory's entry drops the
+// kernel's whole cached subtree. Content is never invalidated
+// (NOTIFY_INVAL_INODE with a data range) because an inode's bytes never
+// change. A LOOKUP racing an Update re-checks the snapshot before replying,
+// and the kernel's directory lock orders an in-flight lookup before the
+// invalidation of the same directory, so a stale answer is not cached past
+// the update. The timeouts bound staleness only if a notification is lost.
+//
+// Files open with FOPEN_KEEP_CACHE (the page cache survives re-opens; it
+// belongs to an inode whose bytes never change) and FOPEN_NOFLUSH (close
+// sends no FLUSH; there is nothing to flush).
+//
+// # Read-only
+//
+// Mount mounts with MS_RDONLY ("ro"), so the kernel refuses writes before
+// they reach us. The nodes still answer every mutating operation with EROFS
+// themselves: go-fuse answers unimplemented ones with ENOTSUP, and an
+// unimplemented Unlink or Rmdir would even "succeed" and drop the child from
+// go-fuse's Inode tree.
+//
+// # Passthrough
+//
+// FUSE passthrough (Linux 6.9+, go-fuse's FilePassthroughFder) is not used.
+// It could serve files held wholly and verified in the rack cache: Open would
+// return a handle whose PassthroughFd is an O_RDONLY descriptor of the
+// complete cached file, and the kernel would then read that file directly
+// (go-fuse clears FOPEN_KEEP_CACHE and uses one backing file per inode).
+// That needs an optional Content method returning such a descriptor, and
+// the cache must never rewrite a file in place (replace it by rename, and
+// let eviction unlink it: an open backing descriptor keeps the old inode).
+// It also requires CAP_SYS_ADMIN and bypasses the per-read accounting here.
+package fs

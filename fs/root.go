@@ -1,0 +1,100 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/bootfs/bootfs/internal/wire"
+)
+
+// Root is the root directory of the boot tree and the handle on the whole
+// file system: mount it with Mount, change it with Update.
+type Root struct {
+	gofs.Inode
+	dirCore
+
+	content Content
+	opts    Options
+	log     *slog.Logger
+
+	// cur is the current snapshot; readers load it without locking.
+	cur atomic.Pointer[tree]
+	// updateMu serializes Update: the swap and the notifications that
+	// follow it. No FUSE handler takes it, so holding it while the kernel
+	// processes a notification cannot deadlock.
+	updateMu sync.Mutex
+	// attached is set once go-fuse adopted the root (NewNodeFS called
+	// OnAdd); before that its Inode has no bridge and must not be notified.
+	attached atomic.Bool
+
+	errs  errOnce
+	stats counters
+}
+
+var (
+	_ gofs.NodeOnAdder       = (*Root)(nil)
+	_ gofs.NodeGetxattrer    = (*Root)(nil)
+	_ gofs.NodeListxattrer   = (*Root)(nil)
+	_ gofs.NodeLookuper      = (*Root)(nil)
+	_ gofs.NodeReaddirer     = (*Root)(nil)
+	_ gofs.NodeGetattrer     = (*Root)(nil)
+	_ gofs.NodeStatfser      = (*Root)(nil)
+	_ gofs.NodeSetattrer     = (*Root)(nil)
+	_ gofs.NodeMkdirer       = (*Root)(nil)
+	_ gofs.NodeCreater       = (*Root)(nil)
+	_ gofs.NodeUnlinker      = (*Root)(nil)
+	_ gofs.NodeRmdirer       = (*Root)(nil)
+	_ gofs.NodeRenamer       = (*Root)(nil)
+	_ gofs.NodeSymlinker     = (*Root)(nil)
+	_ gofs.NodeLinker        = (*Root)(nil)
+	_ gofs.NodeMknoder       = (*Root)(nil)
+	_ gofs.NodeSetxattrer    = (*Root)(nil)
+	_ gofs.NodeRemovexattrer = (*Root)(nil)
+)
+
+// NewRoot returns an empty file system reading file bytes from c.
+func NewRoot(c Content, o Options) *Root {
+	o = o.withDefaults()
+	r := &Root{content: c, opts: o, log: o.Log}
+	r.dirCore = dirCore{common: common{fs: r}}
+	r.cur.Store(emptyTree())
+	return r
+}
+
+// OnAdd implements gofs.NodeOnAdder; go-fuse calls it when it adopts the
+// root (gofs.NewNodeFS, hence Mount).
+func (r *Root) OnAdd(context.Context) { r.attached.Store(true) }
+
+// Update atomically replaces the tree. Files whose (path, sha256) are
+// unchanged keep their inode; a path whose sha256 changed gets a new inode,
+// so a file opened before the update keeps reading the content it opened and
+// a new open sees only the new content. Directories that become empty
+// disappear. The kernel is told at once about every name that changed.
+// Update refuses a bad tree entirely (the current one stays) with an error
+// wrapping ErrInvalidTree and naming the path: "..", "." or empty
+// components, absolute paths, a path that is both a file and a directory,
+// duplicates, a missing sha256, a negative size, one sha256 with two sizes.
+// It is safe to call while the file system is mounted and busy, and before
+// mounting.
+func (r *Root) Update(t *wire.Tree) error {
+	next, err := buildTree(t)
+	if err != nil {
+		return err
+	}
+	r.updateMu.Lock()
+	defer r.updateMu.Unlock()
+	prev := r.cur.Swap(next)
+	r.notify(prev, next)
+	return nil
+}
+
+// Generation returns the Generation of the tree last installed by Update
+// ("" before the first one).
+func (r *Root) Generation() string { return r.cur.Load().generation }
+
+// snapshot returns the current tree.
+func (r *Root) snapshot() *tree { return r.cur.Load() }

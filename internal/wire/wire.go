@@ -1,0 +1,180 @@
+// Package wire holds the JSON types and URL paths of the region HTTP API,
+// shared by the region (which serves them) and the rack (which reads them).
+// Changing a type here changes the protocol between regions and racks.
+package wire
+
+import (
+	"time"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+// API paths. Every path but PathHealth requires the shared secret, sent as
+// "Authorization: Bearer <secret>" (or HTTP Basic auth with the secret as
+// password, for browsers).
+const (
+	PathHealth = "/healthz"
+	// PathTree serves Tree. It honours If-None-Match with the tree's
+	// Generation as ETag; with ?wait=DURATION (at most 5m) it holds the
+	// request until the tree changes or the wait runs out (then 304).
+	PathTree = "/api/v1/tree"
+	// PathBlobs + "<sha256>" serves a file's bytes, with single and
+	// multi-part Range. PathBlobs + "<sha256>/blocks" serves BlockDigests.
+	PathBlobs = "/api/v1/blobs/"
+	// PathStatus serves Status.
+	PathStatus = "/api/v1/status"
+	// PathImport: POST starts an import now (202); GET serves ImportStatus.
+	PathImport = "/api/v1/import"
+	// PathMAAS + "<filename_on_disk>/<anything>" serves a file's bytes the
+	// way MAAS 3.5 regions do.
+	PathMAAS    = "/MAAS/boot-resources/"
+	PathMetrics = "/metrics"
+)
+
+// Tree is the boot tree a rack shows: every path and the file behind it.
+// Only resource sets complete on every region are in it.
+type Tree struct {
+	// Generation changes whenever any entry changes; it is the ETag.
+	Generation string `json:"generation"`
+	// Regions lists every registered region and where to reach it.
+	Regions []Region `json:"regions"`
+	Files   []Entry  `json:"files"`
+}
+
+// Entry is one file of the boot tree.
+type Entry struct {
+	// Path is slash-separated and relative, e.g.
+	// "ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel", "bootx64.efi",
+	// "bootloaders/uefi/amd64/bootx64.efi", "images/1a2b3c4".
+	Path   string        `json:"path"`
+	SHA256 digest.Digest `json:"sha256"`
+	Size   int64         `json:"size"`
+	// Regions names the regions holding a complete, verified copy.
+	Regions []string `json:"regions"`
+}
+
+// Region is a region controller as racks and peers see it.
+type Region struct {
+	Name          string    `json:"name"`
+	URL           string    `json:"url"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	Alive         bool      `json:"alive"`
+}
+
+// BlockDigests lists the SHA-256 of each BlockSize block of one file; the
+// last block may be short. A rack verifies every block it fetches.
+type BlockDigests struct {
+	SHA256    digest.Digest   `json:"sha256"`
+	Size      int64           `json:"size"`
+	BlockSize int64           `json:"block_size"`
+	Blocks    []digest.Digest `json:"blocks"`
+}
+
+// Banner is a persistent problem an operator must see; it clears itself when
+// the condition goes away.
+type Banner struct {
+	Region  string    `json:"region"`
+	Kind    string    `json:"kind"` // e.g. "disk-space", "import", "migration"
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
+}
+
+// Status is what /api/v1/status, `bootfs-region status` and the HTML page show.
+type Status struct {
+	Region  string         `json:"region"`
+	Regions []RegionStatus `json:"regions"`
+	Sets    []SetStatus    `json:"sets"`
+	Banners []Banner       `json:"banners"`
+	Import  ImportStatus   `json:"import"`
+	Store   StoreStatus    `json:"store"`
+	// Migrating is set while a one-time migration runs, e.g.
+	// "migrating: 3 of 10 files, 1.2 GiB of 4.0 GiB".
+	Migrating string `json:"migrating,omitempty"`
+}
+
+// RegionStatus is one region's line in Status.
+type RegionStatus struct {
+	Region
+	BytesHeld   int64 `json:"bytes_held"`
+	BytesWanted int64 `json:"bytes_wanted"`
+	FilesHeld   int   `json:"files_held"`
+	FilesWanted int   `json:"files_wanted"`
+}
+
+// SetStatus is one resource set (a version of a resource) and how complete
+// it is on each region.
+type SetStatus struct {
+	Resource     string `json:"resource"`     // e.g. "ubuntu/jammy"
+	Architecture string `json:"architecture"` // e.g. "amd64/ga-22.04"
+	Version      string `json:"version"`
+	Label        string `json:"label"`
+	Size         int64  `json:"size"`
+	// Available: complete on every region and the newest such set, so in the tree.
+	Available bool `json:"available"`
+	// Held maps region name to bytes held of this set.
+	Held map[string]int64 `json:"held"`
+	// HeldBackBy names the regions that lack files of this newer set, if any.
+	HeldBackBy []string `json:"held_back_by,omitempty"`
+}
+
+// ImportStatus is the progress of the latest import on this region.
+type ImportStatus struct {
+	State      string    `json:"state"` // "idle", "running", "done", "failed"
+	Started    time.Time `json:"started,omitzero"`
+	Finished   time.Time `json:"finished,omitzero"`
+	Error      string    `json:"error,omitempty"`
+	FilesDone  int       `json:"files_done"`
+	FilesTotal int       `json:"files_total"`
+	BytesDone  int64     `json:"bytes_done"`
+	BytesTotal int64     `json:"bytes_total"`
+	// Current lists the files being downloaded now.
+	Current []Transfer `json:"current,omitempty"`
+	// Generation increases with every import started; a client that asked
+	// for an import waits for a Generation greater than the one it saw.
+	Generation int64 `json:"generation"`
+}
+
+// Transfer is one download in progress.
+type Transfer struct {
+	SHA256 digest.Digest `json:"sha256"`
+	Name   string        `json:"name"`
+	From   string        `json:"from"`
+	Done   int64         `json:"done"`
+	Size   int64         `json:"size"`
+}
+
+// StoreStatus describes the region's local store.
+type StoreStatus struct {
+	Dir        string `json:"dir"`
+	Files      int    `json:"files"`
+	Bytes      int64  `json:"bytes"`
+	FreeBytes  uint64 `json:"free_bytes"`
+	Quarantine int    `json:"quarantined"`
+}
+
+// Admin paths used by the bootfs-region CLI.
+const (
+	// PathSources: GET lists []Source; POST adds or replaces one (body
+	// Source); DELETE PathSources?url=URL removes one.
+	PathSources = "/api/v1/sources"
+	// PathRegions: GET lists []RegionStatus; DELETE PathRegions+"/<name>"
+	// removes (decommissions) a region.
+	PathRegions = "/api/v1/regions"
+)
+
+// Source is an upstream simplestreams mirror and its selections.
+type Source struct {
+	URL        string      `json:"url"`
+	Keyring    []byte      `json:"keyring,omitempty"` // OpenPGP public keyring, binary or armored
+	Unsigned   bool        `json:"unsigned"`
+	Selections []Selection `json:"selections"`
+}
+
+// Selection picks products of a source; "*" or an empty list matches all.
+type Selection struct {
+	OS        string   `json:"os"`
+	Release   string   `json:"release"`
+	Arches    []string `json:"arches"`
+	Subarches []string `json:"subarches"`
+	Labels    []string `json:"labels"`
+}

@@ -1,0 +1,21 @@
+package rack
+
+import (
+	"github.com/bootfs/bootfs/rack/cache"
+)
+
+// BlockCache is the on-disk block cache the Reader fills and reads
+// (implemented by *cache.Cache).
+//
+// Get copies block k into buf (which is digest.BlockSize bytes long) and
+// returns its length; ok is false on a miss. It must return only bytes that
+// were Put for k, intact: the Reader trusts them unless
+// ReaderOptions.VerifyCacheHits is set. Put stores a copy of data, which the
+// Reader has verified, as block k; an error is not fatal to the Reader, which
+// keeps serving the verified bytes it fetched. Both are called concurrently.
+type BlockCache interface {
+	Get(k cache.Key, buf []byte) (n int, ok bool)
+	Put(k cache.Key, data []byte) error
+}
+
+var _ BlockCache = (*cache.Cache)(nil)

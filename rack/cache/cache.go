@@ -1,0 +1,217 @@
+package cache
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+// Defaults applied by Open to zero Options fields.
+const (
+	DefaultLimit       int64 = 4 << 30
+	DefaultDegradedFor       = time.Minute
+)
+
+var (
+	// ErrDegraded is returned by Put while the cache rests after a disk error.
+	ErrDegraded = errors.New("block cache degraded after a disk error")
+	// ErrClosed is returned by Put and Flush after Close.
+	ErrClosed = errors.New("block cache closed")
+	// ErrInUse is returned by Open when another Cache holds the directory.
+	ErrInUse = errors.New("block cache directory in use")
+)
+
+// Key names one block: the file's sha256 and the block index.
+type Key struct {
+	File  digest.Digest
+	Index int64
+}
+
+// String returns "<sha256 hex>/<index>".
+func (k Key) String() string { return fmt.Sprintf("%s/%d", k.File, k.Index) }
+
+func (k Key) attrs() []any { return []any{"sha256", k.File.String(), "block", k.Index} }
+
+// Options configure Open. The zero value of every field but Dir is usable.
+type Options struct {
+	// Dir is the cache directory; it is created if missing.
+	Dir string
+	// Limit is the most bytes of block data kept (DefaultLimit when 0).
+	Limit int64
+	// Log receives warnings and state changes (discarded when nil).
+	Log *slog.Logger
+	// Metrics, when not nil, gets a collector for the cache's counters and
+	// gauges (bootfs_rack_cache_*); it is unregistered on Close.
+	Metrics prometheus.Registerer
+	// DegradedFor is how long Put refuses to touch the disk after a disk
+	// error (DefaultDegradedFor when 0).
+	DegradedFor time.Duration
+	// VerifyHits checks the CRC of every chunk on every read, even when the
+	// bytes come from the page cache. Off by default: see the package doc.
+	VerifyHits bool
+}
+
+// Stats is a snapshot of the cache's state and counters.
+type Stats struct {
+	Limit      int64 // bytes of block data at most
+	Used       int64 // bytes of cached blocks plus puts in flight
+	Blocks     int   // cached blocks
+	Files      int   // distinct File digests among cached blocks
+	Hits       int64 // reads served
+	Misses     int64 // reads not served (absent or discarded)
+	Evictions  int64 // blocks evicted to stay within Limit
+	Corrupt    int64 // entries discarded as torn, corrupt or missing
+	DiskErrors int64 // failed writes, reads, syncs and removals
+	Degraded   bool  // Put is resting after a disk error
+}
+
+// Cache is an on-disk LRU block cache. It is safe for concurrent use.
+type Cache struct {
+	dir         string
+	limit       int64
+	degradedFor time.Duration
+	verifyHits  bool
+	log         *slog.Logger
+	metrics     prometheus.Registerer
+	collector   prometheus.Collector
+	lock        *os.File           // holds the flock on Dir/lock
+	now         func() time.Time   // replaced by tests
+	testHook    func(stage string) // set by tests before use: called mid-read
+
+	closeOnce sync.Once
+	closeErr  error // result of the first Close, set inside closeOnce
+
+	// flushMu serializes Flush calls: the index temp file and the order in
+	// which index versions are renamed into place.
+	flushMu sync.Mutex
+
+	// mu guards every field below up to the counters: the index, the LRU
+	// list, byte accounting, puts in flight, per-file counts, the degraded
+	// deadline, the dirty flag, the generation counter, closed, and the
+	// trusted/synced fields of every entry.
+	mu            sync.Mutex
+	entries       map[Key]*entry
+	lru           *list.List // of *entry; front is the most recently used
+	used          int64      // bytes of entries plus reservations of puts in flight
+	pending       map[Key]struct{}
+	files         map[digest.Digest]int // cached blocks per file digest
+	nextGen       uint64
+	degradedUntil time.Time
+	dirty         bool // index or LRU order changed since the last Flush
+	closed        bool
+
+	hits, misses, evictions, corrupt, diskErrors atomic.Int64
+	noWaitOff                                    atomic.Bool // RWF_NOWAIT unsupported here
+}
+
+func (o Options) withDefaults() Options {
+	if o.Limit <= 0 {
+		o.Limit = DefaultLimit
+	}
+	if o.DegradedFor <= 0 {
+		o.DegradedFor = DefaultDegradedFor
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Open opens (creating if needed) the cache in o.Dir, loads its index and
+// removes block files the index does not list. A missing or unreadable index
+// yields an empty cache; only failures to create or lock the directory are
+// errors.
+func Open(o Options) (*Cache, error) {
+	o = o.withDefaults()
+	if o.Dir == "" {
+		return nil, errors.New("cache: no directory given")
+	}
+	if err := makeDirs(o.Dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(filepath.Join(o.Dir, lockName))
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{
+		dir:         o.Dir,
+		limit:       o.Limit,
+		degradedFor: o.DegradedFor,
+		verifyHits:  o.VerifyHits,
+		log:         o.Log,
+		metrics:     o.Metrics,
+		lock:        lock,
+		now:         time.Now,
+		entries:     make(map[Key]*entry),
+		lru:         list.New(),
+		pending:     make(map[Key]struct{}),
+		files:       make(map[digest.Digest]int),
+	}
+	c.load()
+	if c.metrics != nil {
+		c.collector = newCollector(c)
+		if err := c.metrics.Register(c.collector); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("cache: register metrics: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Contains reports whether k is cached. It does not read the block, so a
+// later Get may still find it corrupt; it does not change the LRU order.
+func (c *Cache) Contains(k Key) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[k]
+	return ok && !c.closed
+}
+
+// Stats returns the current state and counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	s := Stats{
+		Limit:    c.limit,
+		Used:     c.used,
+		Blocks:   len(c.entries),
+		Files:    len(c.files),
+		Degraded: c.now().Before(c.degradedUntil),
+	}
+	c.mu.Unlock()
+	s.Hits = c.hits.Load()
+	s.Misses = c.misses.Load()
+	s.Evictions = c.evictions.Load()
+	s.Corrupt = c.corrupt.Load()
+	s.DiskErrors = c.diskErrors.Load()
+	return s
+}
+
+// Close flushes the index, releases the directory and unregisters the
+// metrics. Reads in progress finish normally; later Gets miss and Puts fail
+// with ErrClosed. Closing twice is a no-op.
+func (c *Cache) Close() error {
+	c.closeOnce.Do(func() {
+		err := c.Flush()
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		if c.collector != nil {
+			c.metrics.Unregister(c.collector)
+		}
+		if cerr := c.lock.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("cache: release lock: %w", cerr)
+		}
+		c.closeErr = err
+	})
+	return c.closeErr
+}

@@ -1,0 +1,161 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"log/slog"
+	"sync"
+)
+
+var (
+	errChecksum  = errors.New("chunk checksum mismatch")
+	errTruncated = errors.New("block file shorter than its entry")
+)
+
+// scratch holds buffers for reads that do not start and end on chunk
+// boundaries: the covering chunks are read and checked here, then copied.
+var scratch = sync.Pool{New: func() any { b := make([]byte, maxChunks*chunkSize); return &b }}
+
+// Get copies the block k into buf and returns its length. ok is false on a
+// miss, or when the entry was found torn, corrupt or unreadable (it is then
+// discarded and counted, and the caller fetches the block again). Bytes
+// that may come from the disk rather than from this process's own writes or
+// earlier checks are checked against the index CRCs before Get returns.
+// buf must hold the whole block (digest.BlockSize bytes always do); Get
+// panics otherwise.
+func (c *Cache) Get(k Key, buf []byte) (n int, ok bool) {
+	e, ok := c.lookup(k)
+	if !ok {
+		c.misses.Add(1)
+		return 0, false
+	}
+	if int64(len(buf)) < e.size {
+		panic(fmt.Sprintf("cache: Get of %v into a %d-byte buffer, block has %d bytes", k, len(buf), e.size))
+	}
+	return c.read(e, buf[:e.size], 0)
+}
+
+// ReadAt copies bytes of block k starting at off into p, the way Get does
+// for the whole block, and returns how many: len(p), or fewer when the block
+// ends first. Only the 64 KiB chunks covering the range are read and, when
+// needed, checked, so serving a 128 KiB FUSE read does not cost a 1 MiB one.
+// ok is false as for Get, and when off is negative or past the block's end.
+func (c *Cache) ReadAt(k Key, p []byte, off int64) (n int, ok bool) {
+	e, ok := c.lookup(k)
+	if !ok || off < 0 || off > e.size {
+		c.misses.Add(1)
+		return 0, false
+	}
+	end := min(off+int64(len(p)), e.size)
+	return c.read(e, p[:end-off], off)
+}
+
+// lookup returns a copy of k's entry and marks it most recently used.
+func (c *Cache) lookup(k Key) (entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[k]
+	if e == nil || c.closed {
+		return entry{}, false
+	}
+	c.touchLocked(e)
+	return *e, true
+}
+
+// read fills p with the block's bytes at off; p ends within the block.
+func (c *Cache) read(e entry, p []byte, off int64) (int, bool) {
+	if len(p) == 0 {
+		c.hits.Add(1)
+		return 0, true
+	}
+	first, last := int(off/chunkSize), int((off+int64(len(p))-1)/chunkSize)
+	mask := uint32(1<<(last+1) - 1<<first)
+
+	c.hook("lookup")
+	f, err := openBlock(c.path(&e))
+	if err != nil {
+		c.readFailed(e, err)
+		return 0, false
+	}
+	defer f.close()
+	c.hook("open")
+
+	if !c.verifyHits && e.trusted&mask == mask && !c.noWaitOff.Load() {
+		done, err := f.readCached(p, off)
+		if errors.Is(err, errNoWaitUnsupported) {
+			c.noWaitOff.Store(true)
+		} else if err != nil {
+			c.readFailed(e, err)
+			return 0, false
+		}
+		if done {
+			c.hits.Add(1)
+			return len(p), true
+		}
+	}
+
+	// The bytes may come from the disk: read the covering chunks and check.
+	lo, hi := int64(first)*chunkSize, min(int64(last+1)*chunkSize, e.size)
+	dst, aligned := p, lo == off && hi == off+int64(len(p))
+	if !aligned {
+		b := scratch.Get().(*[]byte)
+		defer scratch.Put(b)
+		dst = (*b)[:hi-lo]
+	}
+	if err := f.readFull(dst, lo); err != nil {
+		c.readFailed(e, err)
+		return 0, false
+	}
+	for i := first; i <= last; i++ {
+		piece := dst[int64(i-first)*chunkSize : min(int64(i-first+1)*chunkSize, hi-lo)]
+		if crc32.Checksum(piece, castagnoli) != e.crcs[i] {
+			c.readFailed(e, fmt.Errorf("chunk %d: %w", i, errChecksum))
+			return 0, false
+		}
+	}
+	if !aligned {
+		copy(p, dst[off-lo:])
+	}
+	c.mu.Lock()
+	if live := c.currentLocked(e.key, e.gen); live != nil {
+		live.trusted |= mask
+	}
+	c.mu.Unlock()
+	c.hits.Add(1)
+	return len(p), true
+}
+
+// hook calls the test hook, if any, at a stage of a read.
+func (c *Cache) hook(stage string) {
+	if c.testHook != nil {
+		c.testHook(stage)
+	}
+}
+
+// readFailed handles a failed read of e: a vanished file whose entry was
+// evicted meanwhile is a plain miss; anything else discards the entry and
+// counts it, as corrupt (checksum, short or missing file) or as a disk error.
+func (c *Cache) readFailed(e entry, err error) {
+	c.misses.Add(1)
+	c.mu.Lock()
+	live := c.currentLocked(e.key, e.gen)
+	var path string
+	if live != nil {
+		path = c.removeLocked(live)
+	}
+	c.mu.Unlock()
+	if live == nil {
+		return // evicted or discarded by someone else while we looked
+	}
+	kind := "corrupt"
+	if errors.Is(err, errChecksum) || errors.Is(err, errTruncated) || errors.Is(err, fs.ErrNotExist) {
+		c.corrupt.Add(1)
+	} else {
+		kind = "unreadable"
+		c.diskErrors.Add(1)
+	}
+	c.log.Warn("discarding "+kind+" cached block", append(e.key.attrs(), slog.String("path", path), slog.Any("err", err))...)
+	c.unlink([]string{path})
+}

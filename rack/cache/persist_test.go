@@ -1,0 +1,202 @@
+package cache
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+func TestPersistAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	a, b, cc := key("f", 0), key("f", 1), key("g", 7)
+	data := map[Key][]byte{a: block(a, digest.BlockSize), b: block(b, 5000), cc: block(cc, 300000)}
+	c := open(t, Options{Dir: dir})
+	for _, k := range []Key{a, b, cc} {
+		mustPut(t, c, k, data[k])
+	}
+	mustGet(t, c, a, data[a])
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c = open(t, Options{Dir: dir})
+	if got, want := order(c), []Key{b, cc, a}; !slices.Equal(got, want) {
+		t.Fatalf("order after reopen %v, want %v", got, want)
+	}
+	s := c.Stats()
+	if s.Blocks != 3 || s.Files != 2 || s.Used != int64(len(data[a])+len(data[b])+len(data[cc])) {
+		t.Fatalf("Stats after reopen = %+v", s)
+	}
+	for _, k := range []Key{b, cc, a} { // reads of loaded entries are checked
+		mustGet(t, c, k, data[k])
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A smaller limit at the next Open evicts the least recently used (b,
+	// then cc) until the rest fits.
+	c = open(t, Options{Dir: dir, Limit: digest.BlockSize})
+	if got, want := order(c), []Key{a}; !slices.Equal(got, want) {
+		t.Fatalf("order after reopen with a smaller limit %v, want %v", got, want)
+	}
+	if files := blockFiles(t, dir); len(files) != 1 {
+		t.Fatalf("files on disk: %v", files)
+	}
+}
+
+func TestOpenRemovesStraysAndDropsMissing(t *testing.T) {
+	dir := t.TempDir()
+	a, b := key("f", 0), key("f", 1)
+	c := open(t, Options{Dir: dir})
+	mustPut(t, c, a, block(a, 1000))
+	mustPut(t, c, b, block(b, 2000))
+	pa := blockPath(t, c, a)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(pa); err != nil {
+		t.Fatal(err)
+	}
+	strays := []string{
+		filepath.Join(dir, blocksDir, "00", "junk"),
+		filepath.Join(dir, blocksDir, "zz", "x"),
+		filepath.Join(dir, blocksDir, "file"),
+		// well-formed name, not in the index
+		filepath.Join(dir, blocksDir, key("h", 0).File.Short(2), (&entry{key: key("h", 0), gen: 99}).name()),
+	}
+	for _, p := range strays {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("stray"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = open(t, Options{Dir: dir})
+	mustMiss(t, c, a)
+	mustGet(t, c, b, block(b, 2000))
+	if files := blockFiles(t, dir); len(files) != 1 {
+		t.Fatalf("files on disk after Open: %v", files)
+	}
+	if s := c.Stats(); s.Blocks != 1 || s.Corrupt != 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	// Generations keep counting past names seen on disk.
+	if c.nextGen <= 99 {
+		t.Fatalf("nextGen %d", c.nextGen)
+	}
+}
+
+func TestGarbageIndex(t *testing.T) {
+	for name, mangle := range map[string]func([]byte) []byte{
+		"random":    func([]byte) []byte { return block(key("noise", 0), 5000) },
+		"empty":     func([]byte) []byte { return nil },
+		"truncated": func(b []byte) []byte { return b[:len(b)-7] },
+		"flipped":   func(b []byte) []byte { b = bytes.Clone(b); b[40] ^= 1; return b },
+		"extended":  func(b []byte) []byte { return append(bytes.Clone(b), 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			a := key("f", 0)
+			c := open(t, Options{Dir: dir})
+			mustPut(t, c, a, block(a, 1000))
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, indexName)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, mangle(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c = open(t, Options{Dir: dir})
+			if s := c.Stats(); s.Blocks != 0 || s.Used != 0 {
+				t.Fatalf("Stats = %+v", s)
+			}
+			if files := blockFiles(t, dir); len(files) != 0 {
+				t.Fatalf("block files left: %v", files)
+			}
+			mustMiss(t, c, a)
+			mustPut(t, c, a, block(a, 1000))
+			mustGet(t, c, a, block(a, 1000))
+			// The bad index is replaced at the next Flush.
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c = open(t, Options{Dir: dir})
+			mustGet(t, c, a, block(a, 1000))
+		})
+	}
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	recs := []record{
+		{key: key("a", 0), gen: 3, size: digest.BlockSize, crcs: chunkCRCs(block(key("a", 0), digest.BlockSize))},
+		{key: key("b", 9), gen: 1, size: 1, crcs: chunkCRCs([]byte{7})},
+	}
+	gen, got, err := decodeIndex(encodeIndex(4, recs))
+	if err != nil || gen != 4 || !slices.Equal(got, recs) {
+		t.Fatalf("decode(encode) = %d, %v, %v", gen, got, err)
+	}
+	// A generation at or past nextGen is implausible.
+	if _, _, err := decodeIndex(encodeIndex(3, recs)); err == nil {
+		t.Fatal("index with gen >= nextGen accepted")
+	}
+	dup := append(slices.Clone(recs), recs[0])
+	if _, _, err := decodeIndex(encodeIndex(4, dup)); err == nil {
+		t.Fatal("index with a duplicate key accepted")
+	}
+}
+
+// TestCrashBeforeFlush simulates a crash: the directory is released without
+// a Flush after more puts and an evict-and-re-put of a flushed block. The
+// next Open must keep only what the last index names, never serve a file
+// that index does not name, and remove the rest.
+func TestCrashBeforeFlush(t *testing.T) {
+	dir := t.TempDir()
+	a, b, cc := key("f", 0), key("f", 1), key("f", 2)
+	c := open(t, Options{Dir: dir, Limit: 2000})
+	mustPut(t, c, a, block(a, 1000))
+	mustPut(t, c, b, block(b, 1000))
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, cc, block(cc, 1000)) // evicts a
+	mustMiss(t, c, a)
+	mustPut(t, c, a, block(a, 1000)) // evicts b; a comes back under a new name
+	crash(t, c)
+
+	c = open(t, Options{Dir: dir, Limit: 2000})
+	// The index names a and b, whose files were unlinked by the evictions;
+	// a's new file and c's are not named by it.
+	if s := c.Stats(); s.Blocks != 0 {
+		t.Fatalf("Stats = %+v; order %v", s, order(c))
+	}
+	if files := blockFiles(t, dir); len(files) != 0 {
+		t.Fatalf("files left: %v", files)
+	}
+	mustPut(t, c, b, block(b, 1000))
+	crash(t, c) // nothing flushed since Open
+	c = open(t, Options{Dir: dir, Limit: 2000})
+	if s := c.Stats(); s.Blocks != 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+}
+
+// crash releases c's directory lock without flushing, as a dead process
+// would; c must not be used afterwards.
+func crash(t *testing.T, c *Cache) {
+	t.Helper()
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	if err := c.lock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.closeOnce.Do(func() {})
+}

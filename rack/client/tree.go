@@ -1,0 +1,77 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/bootfs/bootfs/internal/wire"
+)
+
+// maxTreeBytes bounds the JSON of a tree (a real one is well under 10 MiB).
+const maxTreeBytes = 64 << 20
+
+// Tree fetches the boot tree. With etag "" it is unconditional; otherwise
+// it returns (nil, etag, nil) when the tree still has that ETag. With wait
+// > 0 the region holds the request until the tree changes or wait runs out
+// (a long-poll). The returned etag is what to pass next time. Regions are
+// tried in health order; the error wraps ErrUnavailable (and
+// ErrUnauthorized if a region refused the secret) when none answered.
+func (c *Client) Tree(ctx context.Context, etag string, wait time.Duration) (*wire.Tree, string, error) {
+	path := wire.PathTree
+	if wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
+	var errs []error
+	for _, r := range c.order(nil) {
+		t, tag, err := c.treeFrom(ctx, r, path, etag, wait)
+		if err == nil {
+			return t, tag, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", fmt.Errorf("tree: %w", context.Cause(ctx))
+		}
+		errs = append(errs, fmt.Errorf("region %s: %w", r.url, err))
+	}
+	return nil, "", fmt.Errorf("tree: %w: %w", ErrUnavailable, errors.Join(errs...))
+}
+
+func (c *Client) treeFrom(ctx context.Context, r *region, path, etag string, wait time.Duration) (*wire.Tree, string, error) {
+	var hdr []string
+	if etag != "" {
+		hdr = []string{"If-None-Match", etag}
+	}
+	resp, err := c.get(ctx, r, path, c.stall+wait, hdr...)
+	if err != nil {
+		return nil, "", c.fail(ctx, r, err, false)
+	}
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		drainClose(resp.Body)
+		c.succeeded(r, 0, 0)
+		if tag := resp.Header.Get("ETag"); tag != "" {
+			return nil, tag, nil
+		}
+		return nil, etag, nil
+	case http.StatusOK:
+	default:
+		return nil, "", c.fail(ctx, r, statusError(resp), false)
+	}
+	defer drainClose(resp.Body)
+	var t wire.Tree
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxTreeBytes))
+	if err := dec.Decode(&t); err != nil {
+		return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
+	}
+	c.succeeded(r, 0, 0)
+	tag := resp.Header.Get("ETag")
+	if tag == "" {
+		tag = t.Generation
+	}
+	return &t, tag, nil
+}

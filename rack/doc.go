@@ -1,0 +1,49 @@
+// Package rack is the rack side of bootfs: the block Reader that serves the
+// bytes of boot files to the FUSE layer (package fs) from the on-disk block
+// cache (package rack/cache) and, on a miss, from the regions (package
+// rack/client).
+//
+// # How a read is served
+//
+// A file is named by its sha256 and cut into digest.BlockSize (1 MiB)
+// blocks; the region publishes the sha256 of every block. Reader.ReadAt maps
+// the byte range asked to blocks, and for each block looks, in order:
+//
+//  1. in memory: a small LRU of verified blocks (ReaderOptions.MemoryBlocks,
+//     16 by default). FUSE reads are 128 KiB, so a block read sequentially is
+//     asked for eight times; this keeps those eight from turning into eight
+//     disk reads, or eight network fetches when the disk cache is failing;
+//  2. in the BlockCache (disk). Its contract is that Get returns only what
+//     was Put, intact; the cache checks its own integrity (rack/cache keeps
+//     CRC32C per chunk). ReaderOptions.VerifyCacheHits re-checks the sha256
+//     of blocks read from it as well;
+//  3. at a region, through client.FetchBlock, which returns only bytes whose
+//     sha256 matches the block's. The block is then Put in the cache; if the
+//     Put fails (disk full or failing) the read still returns the verified
+//     bytes: the reader degrades to fetch-through.
+//
+// Bytes reach the caller's buffer only from a block that passed one of those
+// checks; a block that fails verification is neither cached nor returned.
+//
+// # Concurrency
+//
+// Loading a block (steps 2 and 3) happens once however many readers want it
+// at the same time: loads are singleflighted per (file, block), and run
+// detached from the caller's context so that one FUSE request being
+// interrupted does not fail the others waiting on the same block. Fetches
+// from regions are bounded by a weighted semaphore (ReaderOptions.MaxFetches).
+// Memory is bounded: block buffers come from a sync.Pool and live only in the
+// in-memory LRU, in loads in progress and while being copied out.
+//
+// # Readahead
+//
+// The Reader remembers, per file, where the last read ended. A read that
+// starts at offset 0 or near where the previous one ended is sequential: the
+// Reader then starts background loads of the next ReaderOptions.Readahead
+// blocks, so that a single sequential reader has that many fetches in flight
+// and goes at network speed rather than at one round trip per block. These
+// loads are the same singleflighted loads, so a foreground read of a block
+// being read ahead waits for that load instead of starting another. Readahead
+// only takes free fetch slots (never more than three quarters of them) and
+// never queues behind foreground fetches.
+package rack

@@ -1,0 +1,300 @@
+package rack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/rack/client"
+)
+
+// Errors returned by the Reader; test with errors.Is. Errors from regions
+// wrap the client package's sentinels (client.ErrUnavailable, ...).
+var (
+	// ErrClosed is returned by ReadAt after Close.
+	ErrClosed = errors.New("reader closed")
+	// ErrSizeMismatch: the size the caller gave (from the tree) is not the
+	// size the region's block digests describe.
+	ErrSizeMismatch = errors.New("file size does not match the region's block digests")
+)
+
+// ReaderOptions configure a Reader. Zero values get the documented defaults.
+type ReaderOptions struct {
+	// Readahead is how many blocks ahead are loaded in the background on
+	// sequential access. Default 8; negative disables readahead.
+	Readahead int
+	// MaxFetches bounds concurrent block fetches from regions. Default 16.
+	MaxFetches int
+	// MemoryBlocks is how many verified blocks are kept in memory (1 MiB
+	// each). Default 2*Readahead, at least 4.
+	MemoryBlocks int
+	// VerifyCacheHits checks the sha256 of every block read from the
+	// BlockCache (one sha256 per MiB loaded from disk) instead of trusting
+	// the cache's own integrity checks.
+	VerifyCacheHits bool
+	// Log receives cache write failures and readahead errors. nil discards.
+	Log *slog.Logger
+	// Metrics, if set, registers the Reader's counters (bootfs_rack_reader_*).
+	Metrics prometheus.Registerer
+}
+
+// Reader serves byte ranges of boot files, verified block by block, from
+// memory, the block cache or the regions. It is safe for concurrent use.
+type Reader struct {
+	cache      BlockCache
+	cl         *client.Client
+	log        *slog.Logger
+	readahead  int
+	maxFetches int
+	verifyHits bool
+
+	sem     *semaphore.Weighted // every fetch from a region holds one
+	raSem   *semaphore.Weighted // readahead loads also hold one of these
+	flights singleflight.Group  // block loads, by flightKey
+	mem     *memory
+
+	ctx    context.Context // ends at Close; block loads run under it
+	cancel context.CancelFunc
+
+	// mu guards closed, seq and the state of every seqState in it. Work
+	// is added to wg only under mu and while not closed.
+	mu     sync.Mutex
+	closed bool
+	seq    *lru.Cache[digest.Digest, *seqState]
+	wg     sync.WaitGroup // block loads and readahead goroutines
+
+	// holdersMu guards holders.
+	holdersMu sync.RWMutex
+	holders   map[digest.Digest][]string
+
+	st         counters
+	putFailing atomic.Bool // the last cache Put failed
+}
+
+// NewReader returns a Reader that caches blocks in c and fetches them with
+// cl. Call Close when done.
+func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
+	if o.Readahead == 0 {
+		o.Readahead = 8
+	}
+	o.Readahead = max(o.Readahead, 0)
+	if o.MaxFetches <= 0 {
+		o.MaxFetches = 16
+	}
+	if o.MemoryBlocks <= 0 {
+		o.MemoryBlocks = max(2*o.Readahead, 4)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	seq, _ := lru.New[digest.Digest, *seqState](4096) // fails only for size <= 0
+	r := &Reader{
+		cache:      c,
+		cl:         cl,
+		log:        o.Log,
+		readahead:  o.Readahead,
+		maxFetches: o.MaxFetches,
+		verifyHits: o.VerifyCacheHits,
+		sem:        semaphore.NewWeighted(int64(o.MaxFetches)),
+		raSem:      semaphore.NewWeighted(int64(max(o.MaxFetches*3/4, 1))),
+		mem:        newMemory(o.MemoryBlocks),
+		ctx:        ctx,
+		cancel:     cancel,
+		seq:        seq,
+	}
+	if o.Metrics != nil {
+		if err := o.Metrics.Register(&collector{r: r}); err != nil {
+			r.log.Warn("reader metrics not registered", "err", err)
+		}
+	}
+	return r
+}
+
+// file is what a read needs to know about the file it reads.
+type file struct {
+	d       digest.Digest
+	size    int64
+	bd      *wire.BlockDigests
+	holders []string
+}
+
+// blockLen returns the length of block i.
+func (f *file) blockLen(i int64) int {
+	return int(min(digest.BlockSize, f.size-i*digest.BlockSize))
+}
+
+// ReadAt fills p with the bytes of file d (size bytes long, as the tree
+// says) from offset off. It returns n < len(p) only with an error: io.EOF
+// when the file ends, or the error of the first block that could not be
+// read (then p[:n] holds the bytes before that block). Only verified bytes
+// are ever written to p. ctx bounds the wait; a block load started for it
+// carries on in the background (and serves later reads) if ctx ends.
+func (r *Reader) ReadAt(ctx context.Context, d digest.Digest, size int64, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read %s: negative offset %d", d.Short(12), off)
+	}
+	if off >= size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.ctx.Err() != nil {
+		return 0, ErrClosed
+	}
+	bd, err := r.cl.BlockDigests(ctx, d)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", d.Short(12), err)
+	}
+	if bd.Size != size {
+		return 0, fmt.Errorf("read %s: %w: %d bytes, regions say %d", d.Short(12), ErrSizeMismatch, size, bd.Size)
+	}
+	f := &file{d: d, size: size, bd: bd, holders: r.holdersOf(d)}
+	end := min(off+int64(len(p)), size)
+	r.noteRead(f, off, end)
+
+	first, last := off/digest.BlockSize, (end-1)/digest.BlockSize
+	var n int
+	if first == last {
+		err = r.copyBlock(ctx, f, first, p, off, end)
+		if err == nil {
+			n = int(end - off)
+		}
+	} else {
+		n, err = r.copyBlocks(ctx, f, first, last, p, off, end)
+	}
+	if err != nil {
+		return n, fmt.Errorf("read %s at %d: %w", d.Short(12), off, err)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// copyBlock copies the part of block i that lies in [pOff, end) into p,
+// which holds the file's bytes from offset pOff on.
+func (r *Reader) copyBlock(ctx context.Context, f *file, i int64, p []byte, pOff, end int64) error {
+	b, err := r.foreground(ctx, f, i)
+	if err != nil {
+		return err
+	}
+	defer r.mem.release(b)
+	lo := max(i*digest.BlockSize, pOff)
+	hi := min((i+1)*digest.BlockSize, end)
+	copy(p[lo-pOff:hi-pOff], b.bytes()[lo-i*digest.BlockSize:])
+	return nil
+}
+
+// copyBlocks reads blocks first..last in parallel (at most MaxFetches at a
+// time) and returns the bytes copied before the first block that failed.
+func (r *Reader) copyBlocks(ctx context.Context, f *file, first, last int64, p []byte, pOff, end int64) (int, error) {
+	errs := make([]error, last-first+1)
+	var g errgroup.Group
+	g.SetLimit(r.maxFetches)
+	for i := first; i <= last; i++ {
+		g.Go(func() error {
+			errs[i-first] = r.copyBlock(ctx, f, i, p, pOff, end)
+			return nil
+		})
+	}
+	g.Wait()
+	for k, err := range errs {
+		if err != nil {
+			return int(max((first+int64(k))*digest.BlockSize, pOff) - pOff), err
+		}
+	}
+	return int(end - pOff), nil
+}
+
+// SetHolders sets which region URLs hold each file, from the tree; they are
+// asked first. Files not in m have no preference.
+func (r *Reader) SetHolders(m map[digest.Digest][]string) {
+	r.holdersMu.Lock()
+	defer r.holdersMu.Unlock()
+	r.holders = m
+}
+
+func (r *Reader) holdersOf(d digest.Digest) []string {
+	r.holdersMu.RLock()
+	defer r.holdersMu.RUnlock()
+	return r.holders[d]
+}
+
+// Close stops readahead and waits for the block loads in progress. Reads
+// after Close fail with ErrClosed.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+	return nil
+}
+
+// track registers one piece of background work; false after Close.
+func (r *Reader) track() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.wg.Add(1)
+	return true
+}
+
+// counters are the Reader's statistics.
+type counters struct {
+	hits, misses, fetches, bytes, readahead, verifyFailures, putErrors, inFlight atomic.Int64
+}
+
+// ReaderStats are counters of a Reader since it was made.
+type ReaderStats struct {
+	// Hits are blocks of reads served from memory or the disk cache.
+	Hits int64
+	// Misses are blocks of reads that waited for a region.
+	Misses int64
+	// Fetches are blocks fetched (and verified) from regions, readahead
+	// included; BytesFetched their bytes.
+	Fetches, BytesFetched int64
+	// ReadaheadFetches are the Fetches started by readahead.
+	ReadaheadFetches int64
+	// VerifyFailures are blocks that failed their sha256: region responses
+	// rejected by the client plus (with VerifyCacheHits) corrupt cache hits.
+	VerifyFailures int64
+	// PutErrors are blocks the cache failed to store (served anyway).
+	PutErrors int64
+	// InFlight is the number of fetches from regions in progress.
+	InFlight int64
+}
+
+// Stats returns the Reader's counters.
+func (r *Reader) Stats() ReaderStats {
+	s := ReaderStats{
+		Hits:             r.st.hits.Load(),
+		Misses:           r.st.misses.Load(),
+		Fetches:          r.st.fetches.Load(),
+		BytesFetched:     r.st.bytes.Load(),
+		ReadaheadFetches: r.st.readahead.Load(),
+		VerifyFailures:   r.st.verifyFailures.Load(),
+		PutErrors:        r.st.putErrors.Load(),
+		InFlight:         r.st.inFlight.Load(),
+	}
+	for _, rs := range r.cl.Stats() {
+		s.VerifyFailures += rs.VerifyFailures
+	}
+	return s
+}

@@ -1,0 +1,109 @@
+// Package httpapi is the region's HTTP API (default port 5240): the boot
+// tree listing racks poll, file bytes by sha256 (and MAAS's
+// /MAAS/boot-resources/ form), block digests, status (JSON and a small HTML
+// page), the import trigger and Prometheus metrics. Every endpoint but the
+// health check requires the shared secret; see auth.go. Paths and JSON types
+// are in internal/wire.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/region/db"
+	"github.com/bootfs/bootfs/region/store"
+	"github.com/bootfs/bootfs/region/tree"
+)
+
+// Deps is what the API serves from.
+type Deps struct {
+	Region string // this region's name
+	Secret []byte // the shared secret; must not be empty
+	DB     *db.DB
+	Store  *store.Disk
+	Tree   *tree.Watcher
+	// ImportStatus reports the local importer's progress.
+	ImportStatus func() wire.ImportStatus
+	// StartImport asks for an import now; it must not block on the import.
+	StartImport func() error
+	// Unavailable, if it returns a non-empty reason, makes file endpoints
+	// answer 503 with it (e.g. during the one-time migration).
+	Unavailable func() string
+	// Migrating describes migration progress for status, "" when none.
+	Migrating func() string
+	Log       *slog.Logger
+	Registry  *prometheus.Registry
+}
+
+// Server is the region HTTP API.
+type Server struct {
+	d       Deps
+	handler http.Handler
+	m       *metrics
+}
+
+// New builds the API. It registers its metrics in d.Registry.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{d: d, m: newMetrics(d.Registry)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+wire.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET "+wire.PathTree, s.auth("tree", http.HandlerFunc(s.serveTree)))
+	mux.Handle("GET "+wire.PathBlobs+"{sha}", s.auth("blob", http.HandlerFunc(s.serveBlob)))
+	mux.Handle("GET "+wire.PathBlobs+"{sha}/blocks", s.auth("blocks", http.HandlerFunc(s.serveBlocks)))
+	mux.Handle("GET "+wire.PathMAAS+"{name}", s.auth("maas", http.HandlerFunc(s.serveMAAS)))
+	mux.Handle("GET "+wire.PathMAAS+"{name}/{rest...}", s.auth("maas", http.HandlerFunc(s.serveMAAS)))
+	mux.Handle("GET "+wire.PathStatus, s.auth("status", http.HandlerFunc(s.serveStatus)))
+	mux.Handle("GET "+wire.PathImport, s.auth("import", http.HandlerFunc(s.serveImportStatus)))
+	mux.Handle("POST "+wire.PathImport, s.auth("import", http.HandlerFunc(s.startImport)))
+	mux.Handle("GET "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.listSources)))
+	mux.Handle("POST "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.addSource)))
+	mux.Handle("DELETE "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.removeSource)))
+	mux.Handle("GET "+wire.PathRegions, s.auth("regions", http.HandlerFunc(s.listRegions)))
+	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
+	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
+	s.handler = mux
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Serve listens on addr until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, addr string) error {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.d.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxWait bounds a long-poll.
+const maxWait = 5 * time.Minute
+
+// serveTree answers the boot tree. With If-None-Match equal to the current
+// generation it answers 304, after waiting up to ?wait= for a change.
+func (s *Server) serveTree(w http.ResponseWriter, r *http.Request) {
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			http.Error(w, "bad wait duration", http.StatusBadRequest)
+			return
+		}
+		wait = min(d, maxWait)
+	}
+	res, changed := s.d.Tree.Current()
+	inm := strings.Trim(r.Header.Get("If-None-Match"), `"`)
+	if inm != "" && inm == res.Tree.Generation && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-changed:
+			res, _ = s.d.Tree.Current()
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	etag := `"` + res.Tree.Generation + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if inm == res.Tree.Generation {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(res.Tree); err != nil {
+		s.d.Log.Debug("write tree", "err", err)
+	}
+}

@@ -1,0 +1,167 @@
+// Package importer brings boot resources from upstream simplestreams
+// mirrors into the region: it reads each source's signed metadata, records
+// the newest version of every selected product as a resource set, then
+// downloads every blob this region lacks that upstream serves, through the
+// store's verifying write path, resuming interrupted downloads with Range.
+// Bootloader archives are extracted into member files, which are blobs like
+// any other.
+//
+// An Importer runs one import at a time; Status reports its progress.
+package importer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/region/db"
+	"github.com/bootfs/bootfs/region/store"
+)
+
+// Config is what an Importer needs. Zero values get the defaults noted.
+type Config struct {
+	DB         *db.DB
+	Store      *store.Disk
+	RegionID   int64
+	RegionName string
+	HTTP       *http.Client // nil: a client with sane timeouts and no overall deadline
+	Log        *slog.Logger // nil: discard
+	// Parallel is how many downloads run at once (default 4).
+	Parallel int
+	// Retries is how many times an interrupted download is resumed (default 5).
+	Retries int
+	// Reserve is free space kept beyond what the files need (default 100 MiB).
+	Reserve int64
+	// Metrics receives counters; nil for none.
+	Metrics *Metrics
+}
+
+// Importer runs imports. Methods are safe for concurrent use.
+type Importer struct {
+	cfg Config
+	log *slog.Logger
+
+	run sync.Mutex // held for the whole of an import: one at a time
+
+	mu     sync.Mutex // guards status and the transfers it lists
+	status wire.ImportStatus
+}
+
+// New returns an Importer.
+func New(cfg Config) *Importer {
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ResponseHeaderTimeout: 60 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   16,
+		}}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	if cfg.Retries <= 0 {
+		cfg.Retries = 5
+	}
+	if cfg.Reserve == 0 {
+		cfg.Reserve = 100 << 20
+	}
+	return &Importer{cfg: cfg, log: cfg.Log, status: wire.ImportStatus{State: "idle"}}
+}
+
+// ErrBusy is returned by Start when an import is already running.
+var ErrBusy = errors.New("an import is already running")
+
+// Status returns a copy of the current progress.
+func (im *Importer) Status() wire.ImportStatus {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	s := im.status
+	s.Current = append([]wire.Transfer(nil), s.Current...)
+	return s
+}
+
+// Run performs one import: metadata from every source, then downloads.
+// It returns ErrBusy if another import is running.
+func (im *Importer) Run(ctx context.Context) (err error) {
+	if !im.run.TryLock() {
+		return ErrBusy
+	}
+	defer im.run.Unlock()
+	im.begin()
+	defer func() { im.finish(err) }()
+	if m := im.cfg.Metrics; m != nil {
+		m.runs.Inc()
+		defer func() {
+			if err != nil {
+				m.failures.Inc()
+			}
+		}()
+	}
+	start := time.Now()
+	metaErr := im.syncMetadata(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	fetchErr := im.fetchAll(ctx)
+	err = errors.Join(metaErr, fetchErr)
+	if err == nil {
+		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond))
+	}
+	return err
+}
+
+func (im *Importer) begin() {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.status = wire.ImportStatus{State: "running", Started: time.Now(), Generation: im.status.Generation + 1}
+}
+
+func (im *Importer) finish(err error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.status.Finished = time.Now()
+	im.status.Current = nil
+	if err != nil {
+		im.status.State = "failed"
+		im.status.Error = err.Error()
+		return
+	}
+	im.status.State = "done"
+}
+
+func (im *Importer) setTotals(files int, bytes int64) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.status.FilesTotal, im.status.BytesTotal = files, bytes
+}
+
+func (im *Importer) startTransfer(t wire.Transfer) func(done int64, finished bool) {
+	im.mu.Lock()
+	im.status.Current = append(im.status.Current, t)
+	im.mu.Unlock()
+	var last int64
+	return func(done int64, finished bool) {
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		im.status.BytesDone += done - last
+		last = done
+		for i := range im.status.Current {
+			if im.status.Current[i].SHA256 == t.SHA256 {
+				im.status.Current[i].Done = done
+				if finished {
+					im.status.Current = append(im.status.Current[:i], im.status.Current[i+1:]...)
+					im.status.FilesDone++
+				}
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package pgembed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Server is a running private PostgreSQL. Its methods are safe for
+// concurrent use.
+type Server struct {
+	o    Options
+	l    layout
+	as   *runAs // nil: postgres runs as this process's user
+	port int
+	log  *slog.Logger
+
+	// Supervision tuning, fixed before supervise starts (tests shorten them).
+	backoff      []time.Duration // delay before restart n+1; its length bounds consecutive restarts
+	healthyAfter time.Duration   // a run this long resets the restart count
+	stopTimeout  time.Duration   // fast-shutdown grace before escalating
+
+	done   chan struct{} // closed when supervise returns
+	stopCh chan struct{} // closed by the first Stop
+
+	mu       sync.Mutex // guards cur, stopping, err
+	cur      *proc      // the current (or last) postgres process
+	stopping bool       // Stop has been called
+	err      error      // why supervision gave up
+}
+
+// Start initialises the cluster on first use, starts postgres, waits until
+// it accepts connections and creates Options.Database if missing. The
+// server keeps running (supervised) until Stop; ctx bounds only the start.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	s, err := newServer(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer applies defaults and resolves the user; it starts nothing.
+func newServer(o Options) (*Server, error) {
+	if err := o.applyDefaults(); err != nil {
+		return nil, err
+	}
+	as, err := resolveUser(o.User)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		o:            o,
+		l:            newLayout(o.Dir),
+		as:           as,
+		log:          o.Log,
+		backoff:      []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second},
+		healthyAfter: 5 * time.Minute,
+		stopTimeout:  30 * time.Second,
+		done:         make(chan struct{}),
+		stopCh:       make(chan struct{}),
+	}, nil
+}
+
+// start does Start's work once s is built (tests shorten the supervision
+// delays in between).
+func (s *Server) start(ctx context.Context) error {
+	if err := s.l.prepare(s.as); err != nil {
+		return err
+	}
+	port, err := s.l.choosePort(s.o.Port)
+	if err != nil {
+		return err
+	}
+	s.port = port
+	if err := s.initCluster(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureOwner(); err != nil {
+		return err
+	}
+	p, err := s.spawn()
+	if err != nil {
+		return err
+	}
+	if err := s.waitReady(ctx, p); err != nil {
+		_ = s.terminate(context.Background(), p) // the readiness error says more
+		return err
+	}
+	if err := s.createDatabase(ctx); err != nil {
+		_ = s.terminate(context.Background(), p)
+		return err
+	}
+	s.cur = p
+	go s.supervise()
+	return nil
+}
+
+// URL is the connection URL of Options.Database, as the superuser, over TCP
+// on 127.0.0.1.
+func (s *Server) URL() string { return s.urlFor(s.o.Database) }
+
+func (s *Server) urlFor(db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User(Superuser),
+		Host:     "127.0.0.1:" + strconv.Itoa(s.port),
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// Port is the TCP port the server listens on (on 127.0.0.1).
+func (s *Server) Port() int { return s.port }
+
+// SocketDir is the directory holding the server's unix socket.
+func (s *Server) SocketDir() string { return s.l.socket }
+
+// Done is closed when the server is gone for good: supervision gave up
+// restarting it (Err says why) or Stop was called (Err is nil).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is why supervision gave up, or nil.
+func (s *Server) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stop shuts postgres down and ends supervision: a fast shutdown, escalated
+// to an immediate shutdown and then SIGKILL if it takes too long or ctx
+// ends first. It returns once the process has exited; an error means the
+// shutdown was not clean (the data is safe, postgres recovers at next start).
+// Calling Stop again returns nil.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.stopping
+	s.stopping = true
+	p := s.cur
+	s.mu.Unlock()
+	if !first {
+		<-s.done
+		return nil
+	}
+	close(s.stopCh)
+	err := s.terminate(ctx, p)
+	<-s.done
+	return err
+}
+
+// supervise restarts postgres when it exits on its own, with growing
+// delays; it gives up after len(s.backoff) consecutive failures.
+func (s *Server) supervise() {
+	defer close(s.done)
+	failures := 0
+	for {
+		s.mu.Lock()
+		p := s.cur
+		s.mu.Unlock()
+		<-p.exited
+		if s.isStopping() {
+			return
+		}
+		s.drain(p)
+		if time.Since(p.started) >= s.healthyAfter {
+			failures = 0
+		}
+		if failures == len(s.backoff) {
+			s.setErr(fmt.Errorf("postgres exited %d times in a row, giving up: %w: %s", failures+1, exitErr(p), p.recentOutput()))
+			return
+		}
+		delay := s.backoff[failures]
+		failures++
+		s.log.Warn("postgres exited unexpectedly; restarting", "pid", p.pid, "err", exitErr(p), "attempt", failures, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.stopCh:
+			t.Stop()
+			return
+		}
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			return
+		}
+		np, err := s.spawn()
+		if err != nil {
+			np = exitedProc(err)
+		}
+		s.cur = np
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+func (s *Server) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+}
+
+// exitErr describes how p ended.
+func exitErr(p *proc) error {
+	if p.waitErr != nil {
+		return p.waitErr
+	}
+	return errors.New("exited with status 0")
+}

@@ -1,0 +1,132 @@
+// Package region is the region controller daemon (`bootfs-region serve`):
+// the canonical store of boot files, once per sha256 on local disk, with
+// metadata in PostgreSQL. It wires the pieces that live in its
+// subpackages:
+//
+//	pgembed      the embedded PostgreSQL, when no --database-url is given
+//	db           schema, migrations and queries
+//	store        the content-addressed files and their one verifying write path
+//	simplestreams, importer   reading upstream mirrors and downloading from them
+//	tree         which sets racks see (only those complete on every region)
+//	httpapi      the API racks and peer regions read
+//
+// Run starts them in order: database, migration, store, registration,
+// start-up reconcile; then the HTTP server, the tree watcher, heartbeats,
+// the background verifier and the import loop run until the context ends.
+package region
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config configures a region. Zero values get the defaults noted.
+type Config struct {
+	Name      string // region name (default: host name)
+	URL       string // how peers and racks reach this region (default http://<hostname>:5240)
+	Listen    string // HTTP listen address (default :5240)
+	Storage   string // store directory (default /var/lib/maas/image-storage)
+	StateDir  string // embedded PostgreSQL state (default /var/lib/bootfs-region)
+	DatabaseURL string // external PostgreSQL; "" starts the embedded one
+	PostgresUser string // OS user for the embedded PostgreSQL when root (default postgres)
+	SecretFile string // shared secret (default /var/lib/maas/secret; created if missing)
+	ImportInterval time.Duration // periodic import (default 1h; negative: never)
+	ImportOnStart  bool          // import once at start
+	HeartbeatInterval time.Duration // default 10s
+	AliveWindow       time.Duration // heartbeat age that counts as alive (default 60s)
+	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
+	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
+	Log *slog.Logger
+}
+
+func (c *Config) applyDefaults() error {
+	host, _ := os.Hostname()
+	if c.Name == "" {
+		c.Name = host
+	}
+	if c.Listen == "" {
+		c.Listen = ":5240"
+	}
+	if c.URL == "" {
+		c.URL = "http://" + host + ":5240"
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.Storage == "" {
+		c.Storage = "/var/lib/maas/image-storage"
+	}
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/bootfs-region"
+	}
+	if c.SecretFile == "" {
+		c.SecretFile = "/var/lib/maas/secret"
+	}
+	if c.ImportInterval == 0 {
+		c.ImportInterval = time.Hour
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 10 * time.Second
+	}
+	if c.AliveWindow <= 0 {
+		c.AliveWindow = 60 * time.Second
+	}
+	if c.VerifyRate == 0 {
+		c.VerifyRate = 50 << 20
+	}
+	if c.VerifyInterval <= 0 {
+		c.VerifyInterval = 24 * time.Hour
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		return errors.New("region name is empty and the host name is unknown: pass --name")
+	}
+	return nil
+}
+
+// LoadSecret reads the shared secret from path. With create set, a missing
+// file is created with a new random secret (mode 0600), the way MAAS
+// creates /var/lib/maas/secret.
+func LoadSecret(path string, create bool) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && create {
+		raw := make([]byte, 16)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		secret := hex.EncodeToString(raw)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return LoadSecret(path, false) // another process created it first
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create secret file: %w", err)
+		}
+		_, err = f.WriteString(secret + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write secret file: %w", err)
+		}
+		return []byte(secret), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, fmt.Errorf("secret file %s is empty", path)
+	}
+	return []byte(s), nil
+}

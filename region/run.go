@@ -1,0 +1,199 @@
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/region/db"
+	"github.com/bootfs/bootfs/region/httpapi"
+	"github.com/bootfs/bootfs/region/importer"
+	"github.com/bootfs/bootfs/region/pgembed"
+	"github.com/bootfs/bootfs/region/store"
+	"github.com/bootfs/bootfs/region/tree"
+)
+
+// Region is a running region controller.
+type Region struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *db.DB
+	store    *store.Disk
+	id       int64
+	importer *importer.Importer
+	tree     *tree.Watcher
+	api      *httpapi.Server
+	registry *prometheus.Registry
+	kick     chan struct{} // asks the import loop to run now
+	pg       *pgembed.Server
+}
+
+// Open prepares a region: database (embedded or external), migration,
+// store, registration and the start-up reconcile. Serve runs it; Close
+// releases what Open took.
+func Open(ctx context.Context, cfg Config) (r *Region, err error) {
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, err
+	}
+	r = &Region{cfg: cfg, log: cfg.Log, registry: prometheus.NewRegistry(), kick: make(chan struct{}, 1)}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	r.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	secret, err := LoadSecret(cfg.SecretFile, true)
+	if err != nil {
+		return nil, err
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		r.pg, err = pgembed.Start(ctx, pgembed.Options{Dir: cfg.StateDir, User: cfg.PostgresUser, Log: r.log.With("component", "postgres")})
+		if err != nil {
+			return nil, fmt.Errorf("start embedded PostgreSQL in %s: %w", cfg.StateDir, err)
+		}
+		url = r.pg.URL()
+	}
+	if r.db, err = db.Open(ctx, url); err != nil {
+		return nil, err
+	}
+	from, to, err := r.db.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if from != to {
+		r.log.Info("database schema migrated", "from", from, "to", to)
+	}
+	if r.store, err = store.Open(store.Options{Dir: cfg.Storage, Log: r.log.With("component", "store"), Metrics: r.registry}); err != nil {
+		return nil, err
+	}
+	if r.id, err = r.db.RegisterRegion(ctx, cfg.Name, cfg.URL); err != nil {
+		return nil, err
+	}
+	if err := r.reconcile(ctx); err != nil {
+		return nil, fmt.Errorf("start-up reconcile: %w", err)
+	}
+	r.importer = importer.New(importer.Config{
+		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name,
+		Log: r.log.With("component", "import"), Metrics: importer.NewMetrics(r.registry),
+	})
+	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, 10*time.Second)
+	if err := r.tree.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	r.api = httpapi.New(httpapi.Deps{
+		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
+		ImportStatus: r.importer.Status, StartImport: r.StartImport,
+		Log: r.log.With("component", "http"), Registry: r.registry,
+	})
+	return r, nil
+}
+
+// Close stops the embedded database (if any) and closes connections.
+func (r *Region) Close() {
+	if r.db != nil {
+		r.db.Close()
+	}
+	if r.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.pg.Stop(ctx); err != nil {
+			r.log.Warn("stop embedded PostgreSQL", "err", err)
+		}
+	}
+}
+
+// DB returns the region's database (tests and the CLI use it).
+func (r *Region) DB() *db.DB { return r.db }
+
+// ID returns the region's id in the database.
+func (r *Region) ID() int64 { return r.id }
+
+// Handler returns the HTTP API, for tests that serve it themselves.
+func (r *Region) Handler() *httpapi.Server { return r.api }
+
+// StartImport asks the import loop to run an import now.
+func (r *Region) StartImport() error {
+	select {
+	case r.kick <- struct{}{}:
+	default: // one is already pending
+	}
+	return nil
+}
+
+// Serve runs the region until ctx is done.
+func (r *Region) Serve(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.api.Serve(ctx, r.cfg.Listen) })
+	g.Go(func() error { return r.tree.Run(ctx) })
+	g.Go(func() error { return r.heartbeat(ctx) })
+	g.Go(func() error { return r.importLoop(ctx) })
+	if r.cfg.VerifyRate > 0 {
+		g.Go(func() error {
+			return r.store.RunVerifier(ctx, store.VerifierOptions{
+				BytesPerSec: r.cfg.VerifyRate, Interval: r.cfg.VerifyInterval,
+				List: func(ctx context.Context) ([]digest.Digest, error) {
+					held, err := r.db.Held(ctx, r.id)
+					if err != nil {
+						return nil, err
+					}
+					out := make([]digest.Digest, 0, len(held))
+					for d := range held {
+						out = append(out, d)
+					}
+					return out, nil
+				},
+				OnCorrupt: func(d digest.Digest) {
+					if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
+						r.log.Error("forget quarantined file", "sha256", d, "err", err)
+					}
+					_ = r.StartImport() // fetch it again
+				},
+			})
+		})
+	}
+	if r.pg != nil {
+		g.Go(func() error {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-r.pg.Done():
+				return fmt.Errorf("embedded PostgreSQL stopped: %w", r.pg.Err())
+			}
+		})
+	}
+	r.log.Info("region serving", "name", r.cfg.Name, "url", r.cfg.URL, "listen", r.cfg.Listen, "storage", r.cfg.Storage)
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (r *Region) heartbeat(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := r.db.Heartbeat(ctx, r.id)
+		if errors.Is(err, db.ErrNotFound) {
+			// An operator removed this region while it ran. Stop rather
+			// than quietly re-join: a restart registers it again.
+			return fmt.Errorf("region %q was removed from the database by an operator; restart it to register again", r.cfg.Name)
+		}
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("heartbeat failed", "err", err)
+		}
+	}
+}

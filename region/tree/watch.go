@@ -1,0 +1,106 @@
+package tree
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bootfs/bootfs/region/db"
+)
+
+// Watcher keeps the current Result up to date: it recomputes on every
+// NOTIFY on db.ChangeChannel (from any region) and at a fixed interval (so
+// region liveness shown in status stays current), and wakes long-polls when
+// the tree's generation changes.
+type Watcher struct {
+	db       *db.DB
+	log      *slog.Logger
+	alive    time.Duration
+	interval time.Duration
+
+	mu      sync.Mutex    // guards cur and changed
+	cur     Result        // latest computed result
+	changed chan struct{} // closed (and replaced) when cur's tree generation changes
+	loaded  bool          // cur has been computed at least once
+}
+
+// NewWatcher returns a Watcher; call Refresh or Run before Current.
+// alive is the heartbeat age within which a region counts as alive.
+func NewWatcher(d *db.DB, log *slog.Logger, alive, interval time.Duration) *Watcher {
+	return &Watcher{db: d, log: log, alive: alive, interval: interval, changed: make(chan struct{})}
+}
+
+// Current returns the latest result and a channel closed when the tree
+// changes after it.
+func (w *Watcher) Current() (Result, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cur, w.changed
+}
+
+// Refresh recomputes the result now.
+func (w *Watcher) Refresh(ctx context.Context) error {
+	snap, err := w.db.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	res := Build(snap, w.alive)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.loaded || res.Tree.Generation != w.cur.Tree.Generation {
+		if w.loaded {
+			w.log.Info("boot tree changed", "generation", res.Tree.Generation, "files", len(res.Tree.Files))
+		}
+		close(w.changed)
+		w.changed = make(chan struct{})
+	}
+	w.cur, w.loaded = res, true
+	return nil
+}
+
+// Run refreshes on notifications and on a timer until ctx is done.
+func (w *Watcher) Run(ctx context.Context) error {
+	kick := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			err := w.db.Listen(ctx, poke, func(string) { poke() })
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("listen for changes failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+		}
+	}()
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+			// Coalesce bursts of notifications (an import sends many).
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			select {
+			case <-kick:
+			default:
+			}
+		case <-t.C:
+		}
+		if err := w.Refresh(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("recompute boot tree failed", "err", err)
+		}
+	}
+}
