@@ -49,6 +49,9 @@ func (d *dirCore) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	r.stats.lookups.Add(1)
 	for {
 		t := r.snapshot()
+		if r.lookupHook != nil {
+			r.lookupHook(d.path, name)
+		}
 		var c child
 		ok := false
 		if dir := t.dirs[d.path]; dir != nil {

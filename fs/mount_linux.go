@@ -89,10 +89,12 @@ func (r *Root) nodeFSOptions() *gofs.Options {
 }
 
 // detachStale lazily unmounts a dead FUSE mount at dir, which otherwise
-// makes every access to dir (and mounting over it) fail with ENOTCONN.
+// makes every access to dir (and mounting over it) fail with ENOTCONN. It
+// asks with statfs(2): FUSE always forwards it, where stat(2) may be
+// answered from cached attributes.
 func detachStale(dir string, log *slog.Logger) error {
-	var st unix.Stat_t
-	err := unix.Stat(dir, &st)
+	var st unix.Statfs_t
+	err := unix.Statfs(dir, &st)
 	if !errors.Is(err, unix.ENOTCONN) {
 		return nil // a live directory, or an error mount(2) will report
 	}

@@ -33,6 +33,10 @@ type Root struct {
 
 	errs  errOnce
 	stats counters
+
+	// lookupHook, if set (by tests, before mounting), runs in every
+	// Lookup after the snapshot was loaded.
+	lookupHook func(dir, name string)
 }
 
 var (

@@ -19,3 +19,13 @@ type BlockCache interface {
 }
 
 var _ BlockCache = (*cache.Cache)(nil)
+
+// rangeReader is implemented by caches that can read part of a block
+// (*cache.Cache does). With it, a read of part of a block that is not in
+// memory costs only the bytes asked, not the whole block; its contract is
+// Get's.
+type rangeReader interface {
+	ReadAt(k cache.Key, p []byte, off int64) (n int, ok bool)
+}
+
+var _ rangeReader = (*cache.Cache)(nil)

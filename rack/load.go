@@ -103,10 +103,12 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		}
 	}
 	if !ahead {
+		// Hold no buffer while queueing for a slot.
+		putBuf(buf)
 		if err := r.sem.Acquire(r.ctx, 1); err != nil {
-			putBuf(buf)
 			return nil, ErrClosed
 		}
+		buf = getBuf()
 	}
 	r.st.inFlight.Add(1)
 	_, err := r.cl.FetchBlock(r.ctx, f.d, i*digest.BlockSize, (*buf)[:n], want, f.holders)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/rack/cache"
 	"github.com/bootfs/bootfs/rack/client"
 )
 
@@ -33,7 +34,8 @@ var (
 // ReaderOptions configure a Reader. Zero values get the documented defaults.
 type ReaderOptions struct {
 	// Readahead is how many blocks ahead are loaded in the background on
-	// sequential access. Default 8; negative disables readahead.
+	// sequential access. Default 8; negative disables readahead (so does
+	// MaxFetches 1).
 	Readahead int
 	// MaxFetches bounds concurrent block fetches from regions. Default 16.
 	MaxFetches int
@@ -99,6 +101,13 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	// Readahead may hold all fetch slots but a quarter (at least one), so
+	// that a foreground load that readahead waits on can always get one.
+	raSlots := o.MaxFetches - max(o.MaxFetches/4, 1)
+	if raSlots <= 0 {
+		o.Readahead = 0
+		raSlots = 1
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	seq, _ := lru.New[digest.Digest, *seqState](4096) // fails only for size <= 0
 	r := &Reader{
@@ -109,7 +118,7 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 		maxFetches: o.MaxFetches,
 		verifyHits: o.VerifyCacheHits,
 		sem:        semaphore.NewWeighted(int64(o.MaxFetches)),
-		raSem:      semaphore.NewWeighted(int64(max(o.MaxFetches*3/4, 1))),
+		raSem:      semaphore.NewWeighted(int64(raSlots)),
 		mem:        newMemory(o.MemoryBlocks),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -188,15 +197,39 @@ func (r *Reader) ReadAt(ctx context.Context, d digest.Digest, size int64, p []by
 // copyBlock copies the part of block i that lies in [pOff, end) into p,
 // which holds the file's bytes from offset pOff on.
 func (r *Reader) copyBlock(ctx context.Context, f *file, i int64, p []byte, pOff, end int64) error {
+	lo := max(i*digest.BlockSize, pOff)
+	hi := min((i+1)*digest.BlockSize, end)
+	dst := p[lo-pOff : hi-pOff]
+	if r.readPart(f, i, dst, lo-i*digest.BlockSize) {
+		return nil
+	}
 	b, err := r.foreground(ctx, f, i)
 	if err != nil {
 		return err
 	}
 	defer r.mem.release(b)
-	lo := max(i*digest.BlockSize, pOff)
-	hi := min((i+1)*digest.BlockSize, end)
-	copy(p[lo-pOff:hi-pOff], b.bytes()[lo-i*digest.BlockSize:])
+	copy(dst, b.bytes()[lo-i*digest.BlockSize:])
 	return nil
+}
+
+// readPart serves part of block i straight from the disk cache when the
+// block is not in memory and the cache can read parts of blocks (and the
+// Reader trusts its hits). It reports whether dst was filled.
+func (r *Reader) readPart(f *file, i int64, dst []byte, off int64) bool {
+	rr, ok := r.cache.(rangeReader)
+	if !ok || r.verifyHits || len(dst) == f.blockLen(i) {
+		return false
+	}
+	k := cache.Key{File: f.d, Index: i}
+	if r.mem.has(k) {
+		return false
+	}
+	if n, ok := rr.ReadAt(k, dst, off); !ok || n != len(dst) {
+		clear(dst) // whatever a failed read left there is not verified
+		return false
+	}
+	r.st.hits.Add(1)
+	return true
 }
 
 // copyBlocks reads blocks first..last in parallel (at most MaxFetches at a

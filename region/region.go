@@ -29,21 +29,21 @@ import (
 
 // Config configures a region. Zero values get the defaults noted.
 type Config struct {
-	Name      string // region name (default: host name)
-	URL       string // how peers and racks reach this region (default http://<hostname>:5240)
-	Listen    string // HTTP listen address (default :5240)
-	Storage   string // store directory (default /var/lib/maas/image-storage)
-	StateDir  string // embedded PostgreSQL state (default /var/lib/bootfs-region)
-	DatabaseURL string // external PostgreSQL; "" starts the embedded one
-	PostgresUser string // OS user for the embedded PostgreSQL when root (default postgres)
-	SecretFile string // shared secret (default /var/lib/maas/secret; created if missing)
-	ImportInterval time.Duration // periodic import (default 1h; negative: never)
-	ImportOnStart  bool          // import once at start
+	Name              string        // region name (default: host name)
+	URL               string        // how peers and racks reach this region (default http://<listen address>)
+	Listen            string        // HTTP listen address (default :5240)
+	Storage           string        // store directory (default /var/lib/maas/image-storage)
+	StateDir          string        // embedded PostgreSQL state (default /var/lib/bootfs-region)
+	DatabaseURL       string        // external PostgreSQL; "" starts the embedded one
+	PostgresUser      string        // OS user for the embedded PostgreSQL when root (default postgres)
+	SecretFile        string        // shared secret (default /var/lib/maas/secret; created if missing)
+	ImportInterval    time.Duration // periodic import (default 1h; negative: never)
+	ImportOnStart     bool          // import once at start
 	HeartbeatInterval time.Duration // default 10s
 	AliveWindow       time.Duration // heartbeat age that counts as alive (default 60s)
 	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
 	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
-	Log *slog.Logger
+	Log               *slog.Logger
 }
 
 func (c *Config) applyDefaults() error {
@@ -54,10 +54,7 @@ func (c *Config) applyDefaults() error {
 	if c.Listen == "" {
 		c.Listen = ":5240"
 	}
-	if c.URL == "" {
-		c.URL = "http://" + host + ":5240"
-	}
-	c.URL = strings.TrimRight(c.URL, "/")
+	c.URL = strings.TrimRight(c.URL, "/") // "" means: http://<listen address> once listening
 	if c.Storage == "" {
 		c.Storage = "/var/lib/maas/image-storage"
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,21 +36,29 @@ type Region struct {
 	registry *prometheus.Registry
 	kick     chan struct{} // asks the import loop to run now
 	pg       *pgembed.Server
+	ln       net.Listener
 }
 
 // Open prepares a region: database (embedded or external), migration,
 // store, registration and the start-up reconcile. Serve runs it; Close
 // releases what Open took.
-func Open(ctx context.Context, cfg Config) (r *Region, err error) {
+func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	r = &Region{cfg: cfg, log: cfg.Log, registry: prometheus.NewRegistry(), kick: make(chan struct{}, 1)}
+	r := &Region{cfg: cfg, log: cfg.Log, registry: prometheus.NewRegistry(), kick: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			r.Close()
 		}
 	}()
+	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen for HTTP: %w", err)
+	}
+	if cfg.URL == "" {
+		r.cfg.URL = defaultURL(r.ln.Addr().(*net.TCPAddr))
+		cfg.URL = r.cfg.URL
+	}
 	r.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	secret, err := LoadSecret(cfg.SecretFile, true)
 	if err != nil {
@@ -98,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (r *Region, err error) {
 
 // Close stops the embedded database (if any) and closes connections.
 func (r *Region) Close() {
+	if r.ln != nil {
+		_ = r.ln.Close()
+	}
 	if r.db != nil {
 		r.db.Close()
 	}
@@ -119,6 +133,29 @@ func (r *Region) ID() int64 { return r.id }
 // Handler returns the HTTP API, for tests that serve it themselves.
 func (r *Region) Handler() *httpapi.Server { return r.api }
 
+// URL is where peers and racks reach this region.
+func (r *Region) URL() string { return r.cfg.URL }
+
+// Name is the region's name.
+func (r *Region) Name() string { return r.cfg.Name }
+
+// Store returns the region's file store.
+func (r *Region) Store() *store.Disk { return r.store }
+
+// ImportNow runs one import and waits for it, then refreshes the tree and
+// cleans up, as the import loop does. It returns importer.ErrBusy if an
+// import is running.
+func (r *Region) ImportNow(ctx context.Context) error {
+	err := r.importer.Run(ctx)
+	if rerr := r.tree.Refresh(ctx); err == nil {
+		err = rerr
+	}
+	if cerr := r.collect(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // StartImport asks the import loop to run an import now.
 func (r *Region) StartImport() error {
 	select {
@@ -131,7 +168,7 @@ func (r *Region) StartImport() error {
 // Serve runs the region until ctx is done.
 func (r *Region) Serve(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.api.Serve(ctx, r.cfg.Listen) })
+	g.Go(func() error { return r.api.Serve(ctx, r.ln) })
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
 	g.Go(func() error { return r.importLoop(ctx) })
@@ -196,4 +233,16 @@ func (r *Region) heartbeat(ctx context.Context) error {
 			r.log.Warn("heartbeat failed", "err", err)
 		}
 	}
+}
+
+// defaultURL is http://<listen address>, with the host name in place of an
+// unspecified address (":5240" listens everywhere; peers need a name).
+func defaultURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }

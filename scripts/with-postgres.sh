@@ -86,8 +86,15 @@ done
 
 export BOOTFS_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') ready on 127.0.0.1:$port in $(since "$t0")"
+# Run COMMAND in the background so that a signal interrupts `wait` at once
+# (bash runs traps only between commands), pass the signal on, then clean up.
+"$@" &
+child=$!
+for sig in INT TERM HUP; do
+	trap "kill -$sig $child 2>/dev/null; wait $child; exit \$((128 + $(kill -l $sig)))" "$sig"
+done
 set +e
-"$@"
+wait "$child"
 rc=$?
 set -e
 exit "$rc"

@@ -22,7 +22,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "storage", Value: "/var/lib/maas/image-storage", Usage: "directory of the file store"},
 			&cli.StringFlag{Name: "listen", Value: ":5240", Usage: "HTTP listen address"},
 			&cli.StringFlag{Name: "name", Usage: "region name (default: host name)"},
-			&cli.StringFlag{Name: "url", Usage: "URL peers and racks reach this region at (default http://<hostname>:5240)"},
+			&cli.StringFlag{Name: "url", Usage: "URL peers and racks reach this region at (default: http://<listen address>; set it when listening on all interfaces)"},
 			&cli.StringFlag{Name: "secret-file", Value: "/var/lib/maas/secret", EnvVars: []string{"BOOTFS_SECRET_FILE"},
 				Usage: "shared secret file (created with a random secret if missing)"},
 			&cli.StringFlag{Name: "database-url", EnvVars: []string{"BOOTFS_DATABASE_URL"},

@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// exec runs one statement on its own connection to url.
-func exec(url, sql string) error {
+// execSQL runs one statement on its own connection to url.
+func execSQL(url, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)

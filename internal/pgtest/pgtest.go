@@ -109,7 +109,8 @@ func startPrivate() error {
 	if _, err := pgembed.FindBinDir(); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "bootfs-pgtest-")
+	sweep()
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -150,11 +151,11 @@ func NewDatabase(t testing.TB) string {
 		t.Fatalf("pgtest: the server URL must be a postgres:// URL, got %q", base)
 	}
 	name := databaseName(t.Name())
-	if err := exec(base, "CREATE DATABASE "+quote(name)); err != nil {
+	if err := execSQL(base, "CREATE DATABASE "+quote(name)); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := exec(base, "DROP DATABASE IF EXISTS "+quote(name)+" WITH (FORCE)"); err != nil {
+		if err := execSQL(base, "DROP DATABASE IF EXISTS "+quote(name)+" WITH (FORCE)"); err != nil {
 			t.Errorf("pgtest: %v", err)
 		}
 	})

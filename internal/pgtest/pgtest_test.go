@@ -3,8 +3,13 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -121,5 +126,50 @@ func TestDatabaseName(t *testing.T) {
 	}
 	if !strings.HasPrefix(a, "t_testsomething_with_a_very_long") {
 		t.Errorf("name %s does not say which test it is for", a)
+	}
+}
+
+func TestSweepRemovesOnlyOldDeadDirs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	old := time.Now().Add(-time.Hour)
+	mk := func(name, pid string, mtime time.Time) string {
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(dir, "pgdata"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if pid != "" {
+			if err := os.WriteFile(filepath.Join(dir, "pgdata", "postmaster.pid"), []byte(pid+"\n/x\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(dir, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := []string{
+		mk(dirPrefix+"clean", "", old),
+		mk(dirPrefix+"crashed", strconv.Itoa(dead.Process.Pid), old),
+	}
+	kept := []string{
+		mk(dirPrefix+"young", "", time.Now()),
+		mk(dirPrefix+"live", strconv.Itoa(os.Getpid()), old),
+		mk("unrelated", "", old),
+	}
+	sweep()
+	for _, d := range gone {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s not swept (%v)", d, err)
+		}
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s swept: %v", d, err)
+		}
 	}
 }

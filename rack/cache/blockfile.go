@@ -32,8 +32,6 @@ func openBlock(path string) (blockFile, error) {
 	}
 }
 
-func (f blockFile) close() { unix.Close(f.fd) }
-
 // readFull fills p from offset off; a file that ends first is errTruncated.
 func (f blockFile) readFull(p []byte, off int64) error {
 	for done := 0; done < len(p); {

@@ -102,6 +102,8 @@ type Cache struct {
 	mu            sync.Mutex
 	entries       map[Key]*entry
 	lru           *list.List // of *entry; front is the most recently used
+	fdLRU         *list.List // of *entry with a kept descriptor; front most recently read
+	maxOpen       int        // descriptors kept at most
 	used          int64      // bytes of entries plus reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]int // cached blocks per file digest
@@ -154,6 +156,8 @@ func Open(o Options) (*Cache, error) {
 		now:         time.Now,
 		entries:     make(map[Key]*entry),
 		lru:         list.New(),
+		fdLRU:       list.New(),
+		maxOpen:     DefaultMaxOpenBlocks,
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]int),
 	}
@@ -204,6 +208,7 @@ func (c *Cache) Close() error {
 		err := c.Flush()
 		c.mu.Lock()
 		c.closed = true
+		c.dropAllFDsLocked()
 		c.mu.Unlock()
 		if c.collector != nil {
 			c.metrics.Unregister(c.collector)

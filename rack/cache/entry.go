@@ -34,8 +34,8 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// entry is one cached block. Fields other than elem are copied out under
-// Cache.mu before a read, so readers never touch a live entry unlocked.
+// entry is one cached block. Its mutable fields are guarded by Cache.mu;
+// reads work on a copy taken under it.
 type entry struct {
 	key     Key
 	gen     uint64
@@ -43,7 +43,14 @@ type entry struct {
 	crcs    [maxChunks]uint32 // CRC32C of each chunkSize piece of the block
 	trusted uint32            // bit i: chunk i written or verified by this process
 	synced  bool              // file and directory entry fsynced
+	path    string            // the block file, from Cache.path
 	elem    *list.Element
+
+	// The descriptor kept open between reads (fds.go).
+	fd      int
+	fdState uint8
+	fdRefs  int           // reads using fd
+	fdElem  *list.Element // in Cache.fdLRU while fdState == fdCached
 }
 
 // chunks returns how many chunks a block of size bytes has.
@@ -62,6 +69,7 @@ func (e *entry) name() string {
 	return e.key.File.String() + "-" + strconv.FormatInt(e.key.Index, 10) + "-" + strconv.FormatUint(e.gen, 10)
 }
 
+// path returns the block file's path (entries keep it in entry.path).
 func (c *Cache) path(e *entry) string {
 	return filepath.Join(c.dir, blocksDir, e.key.File.Short(2), e.name())
 }
@@ -115,7 +123,8 @@ func (c *Cache) removeLocked(e *entry) string {
 	}
 	c.used -= e.size
 	c.dirty = true
-	return c.path(e)
+	c.dropFDLocked(e)
+	return e.path
 }
 
 // evictLocked evicts least recently used entries until need more bytes fit

@@ -79,7 +79,7 @@ func (c *Cache) syncBlocks(entries []entry) (synced []entry, drop map[Key]bool, 
 	drop = make(map[Key]bool)
 	byDir := make(map[string][]entry)
 	for _, e := range entries {
-		p := c.path(&e)
+		p := e.path
 		if serr := syncPath(p); serr != nil {
 			drop[e.key] = true
 			if !errors.Is(serr, fs.ErrNotExist) {

@@ -26,15 +26,16 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, maxChunks*chunkSize)
 // buf must hold the whole block (digest.BlockSize bytes always do); Get
 // panics otherwise.
 func (c *Cache) Get(k Key, buf []byte) (n int, ok bool) {
-	e, ok := c.lookup(k)
+	r, ok := c.lookup(k)
 	if !ok {
 		c.misses.Add(1)
 		return 0, false
 	}
-	if int64(len(buf)) < e.size {
-		panic(fmt.Sprintf("cache: Get of %v into a %d-byte buffer, block has %d bytes", k, len(buf), e.size))
+	if int64(len(buf)) < r.e.size {
+		c.release(r)
+		panic(fmt.Sprintf("cache: Get of %v into a %d-byte buffer, block has %d bytes", k, len(buf), r.e.size))
 	}
-	return c.read(e, buf[:e.size], 0)
+	return c.read(r, buf[:r.e.size], 0)
 }
 
 // ReadAt copies bytes of block k starting at off into p, the way Get does
@@ -43,49 +44,79 @@ func (c *Cache) Get(k Key, buf []byte) (n int, ok bool) {
 // needed, checked, so serving a 128 KiB FUSE read does not cost a 1 MiB one.
 // ok is false as for Get, and when off is negative or past the block's end.
 func (c *Cache) ReadAt(k Key, p []byte, off int64) (n int, ok bool) {
-	e, ok := c.lookup(k)
-	if !ok || off < 0 || off > e.size {
+	r, ok := c.lookup(k)
+	if !ok || off < 0 || off > r.e.size {
+		if ok {
+			c.release(r)
+		}
 		c.misses.Add(1)
 		return 0, false
 	}
-	end := min(off+int64(len(p)), e.size)
-	return c.read(e, p[:end-off], off)
+	end := min(off+int64(len(p)), r.e.size)
+	return c.read(r, p[:end-off], off)
 }
 
-// lookup returns a copy of k's entry and marks it most recently used.
-func (c *Cache) lookup(k Key) (entry, bool) {
+// reader is one read's view of an entry: a copy of it taken under the
+// lock, the live entry (for its descriptor's reference count) and the
+// descriptor when the entry lent its kept one.
+type reader struct {
+	e      entry
+	live   *entry
+	fd     int
+	shared bool // fd is live's kept descriptor, referenced by this read
+}
+
+// lookup returns a reader for k and marks k most recently used.
+func (c *Cache) lookup(k Key) (reader, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[k]
 	if e == nil || c.closed {
-		return entry{}, false
+		return reader{}, false
 	}
 	c.touchLocked(e)
-	return *e, true
+	r := reader{e: *e, live: e}
+	r.fd, r.shared = c.acquireFDLocked(e)
+	return r, true
+}
+
+// release ends r's use of its descriptor, if it has one.
+func (c *Cache) release(r reader) {
+	if r.shared {
+		c.releaseFD(r.live, r.fd, true)
+	}
 }
 
 // read fills p with the block's bytes at off; p ends within the block.
-func (c *Cache) read(e entry, p []byte, off int64) (int, bool) {
+func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
+	e := r.e
 	if len(p) == 0 {
+		c.release(r)
 		c.hits.Add(1)
 		return 0, true
 	}
+	if !r.shared {
+		c.hook("lookup")
+		f, err := openBlock(e.path)
+		if err != nil {
+			c.readFailed(e, err)
+			return 0, false
+		}
+		r.fd, r.shared = f.fd, c.adoptFD(r.live, f.fd)
+	}
+	defer c.releaseFD(r.live, r.fd, r.shared)
+	f := blockFile{fd: r.fd, path: e.path}
+	c.hook("open")
+
 	first, last := int(off/chunkSize), int((off+int64(len(p))-1)/chunkSize)
 	mask := uint32(1<<(last+1) - 1<<first)
-
-	c.hook("lookup")
-	f, err := openBlock(c.path(&e))
-	if err != nil {
-		c.readFailed(e, err)
-		return 0, false
-	}
-	defer f.close()
-	c.hook("open")
 
 	if !c.verifyHits && e.trusted&mask == mask && !c.noWaitOff.Load() {
 		done, err := f.readCached(p, off)
 		if errors.Is(err, errNoWaitUnsupported) {
-			c.noWaitOff.Store(true)
+			if c.noWaitOff.CompareAndSwap(false, true) {
+				c.log.Info("page-cache-only reads unsupported here: checking every read", slog.String("dir", c.dir))
+			}
 		} else if err != nil {
 			c.readFailed(e, err)
 			return 0, false

@@ -94,7 +94,7 @@ func blockPath(t testing.TB, c *Cache, k Key) string {
 	if e == nil {
 		t.Fatalf("%v not cached", k)
 	}
-	return c.path(e)
+	return e.path
 }
 
 // blockFiles lists the block files under dir/blocks with their sizes.

@@ -49,6 +49,7 @@ func (c *Cache) load() {
 			continue
 		}
 		e := &entry{key: r.key, gen: r.gen, size: r.size, crcs: r.crcs, synced: true}
+		e.path = c.path(e)
 		c.used += e.size
 		c.insertLocked(e)
 	}

@@ -46,15 +46,20 @@ func (c *Cache) Put(k Key, data []byte) error {
 	// Reserve the bytes before writing, so the disk never holds more than
 	// the limit plus what readers still have open.
 	victims := c.evictLocked(size)
+	if c.used+size > c.limit { // the rest is reserved by other puts in flight
+		c.mu.Unlock()
+		c.unlink(victims)
+		return fmt.Errorf("cache: put %v: no room, the cache is full of blocks being stored", k)
+	}
 	c.used += size
 	c.pending[k] = struct{}{}
 	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks}
+	e.path = c.path(e)
 	c.nextGen++
 	c.mu.Unlock()
 	c.unlink(victims)
 
-	path := c.path(e)
-	err := writeBlock(path, data)
+	err := writeBlock(e.path, data)
 
 	c.mu.Lock()
 	delete(c.pending, k)
@@ -71,7 +76,7 @@ func (c *Cache) Put(k Key, data []byte) error {
 	}
 	c.used -= size
 	c.mu.Unlock()
-	c.unlink([]string{path})
+	c.unlink([]string{e.path})
 	return err
 }
 

@@ -18,7 +18,7 @@ type Source struct {
 
 // Selection picks products of a source; "*" in a list matches everything.
 type Selection struct {
-	OS, Release              string
+	OS, Release               string
 	Arches, Subarches, Labels []string
 }
 

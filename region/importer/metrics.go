@@ -4,12 +4,12 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the importer's Prometheus series.
 type Metrics struct {
-	runs       prometheus.Counter
-	failures   prometheus.Counter
-	bytes      prometheus.Counter
-	files      prometheus.Counter
-	refused    prometheus.Counter
-	resumes    prometheus.Counter
+	runs     prometheus.Counter
+	failures prometheus.Counter
+	bytes    prometheus.Counter
+	files    prometheus.Counter
+	refused  prometheus.Counter
+	resumes  prometheus.Counter
 }
 
 // NewMetrics registers the importer's series with reg.

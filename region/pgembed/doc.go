@@ -9,9 +9,9 @@
 //
 // Start initialises the cluster on first use, starts `postgres` as a direct
 // child process (not daemonised through pg_ctl) so that it is supervised and
-// dies with the region (the child gets SIGTERM through the parent-death
-// signal if the region process disappears), waits until it accepts
-// connections and creates the region's database.
+// dies with the region (the kernel sends it SIGINT, a fast shutdown, if the
+// region process disappears), waits until it accepts connections and
+// creates the region's database.
 //
 // # Binaries
 //

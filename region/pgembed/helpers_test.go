@@ -74,6 +74,7 @@ func startTest(t *testing.T, o Options, tune func(*Server)) *Server {
 	}
 	s.backoff = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
 	s.healthyAfter = time.Hour
+	s.initNoSync = true
 	if tune != nil {
 		tune(s)
 	}

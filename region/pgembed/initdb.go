@@ -44,13 +44,17 @@ func (s *Server) initCluster(ctx context.Context) error {
 			return fmt.Errorf("chown initdb dir: %w", err)
 		}
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(s.o.BinDir, "initdb"),
+	args := []string{
 		"--pgdata", s.l.initTmp,
 		"--username", Superuser,
 		"--auth", "trust",
 		"--encoding", "UTF8",
 		"--locale", "C",
-	)
+	}
+	if s.initNoSync {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(s.o.BinDir, "initdb"), args...)
 	cmd.Dir = s.l.dir
 	cmd.Env = serverEnv()
 	cmd.SysProcAttr = sysProcAttr(s.as)

@@ -14,12 +14,16 @@ import (
 // sysProcAttr runs a child in its own process group (so a terminal's ^C
 // reaches the region, which then stops postgres in order, not postgres
 // directly), as the server's user when root, and asks the kernel to send it
-// SIGTERM if this process dies. Go sets the parent-death signal after
-// switching credentials, so it survives the switch.
+// SIGINT if this process dies: a fast shutdown, which disconnects any
+// remaining sessions (SIGTERM, a smart shutdown, would wait for them, for
+// example for an operator's psql, forever). Go sets the parent-death signal
+// after switching credentials, so it survives the switch. The kernel ties
+// it to the thread that started the child; Go only retires threads of
+// goroutines that exit while locked to them, which this package never does.
 func sysProcAttr(as *runAs) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Setpgid:    true,
-		Pdeathsig:  0,
+		Pdeathsig:  syscall.SIGINT,
 		Credential: as.credential(),
 	}
 }

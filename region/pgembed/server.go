@@ -24,6 +24,7 @@ type Server struct {
 	backoff      []time.Duration // delay before restart n+1; its length bounds consecutive restarts
 	healthyAfter time.Duration   // a run this long resets the restart count
 	stopTimeout  time.Duration   // fast-shutdown grace before escalating
+	initNoSync   bool            // tests: initdb --no-sync (their clusters are thrown away)
 
 	done   chan struct{} // closed when supervise returns
 	stopCh chan struct{} // closed by the first Stop

@@ -103,6 +103,23 @@ func (d *Disk) mkdirInside(rel string) (string, error) {
 	return cur, nil
 }
 
+// linkPath returns where bootloader rel lives if every directory on the
+// way is a real directory, not a symlink; if not, nothing of ours can be
+// there and ok is false (removing through a symlink could hit a file
+// outside the store).
+func (d *Disk) linkPath(rel string) (p string, ok bool) {
+	cur := filepath.Join(d.dir, bootloaderDir)
+	parts := strings.Split(rel, "/")
+	for _, c := range append([]string{""}, parts[:len(parts)-1]...) {
+		cur = filepath.Join(cur, c)
+		fi, err := os.Lstat(cur)
+		if err != nil || !fi.IsDir() {
+			return "", false
+		}
+	}
+	return filepath.Join(cur, parts[len(parts)-1]), true
+}
+
 func (d *Disk) tmpName(prefix string) string {
 	return filepath.Join(d.dir, tmpDir, prefix+strconv.FormatUint(rand.Uint64(), 36))
 }
@@ -144,12 +161,13 @@ func (d *Disk) unlinkBootloadersLocked(dg digest.Digest) error {
 		if l != dg {
 			continue
 		}
-		p := filepath.Join(d.dir, bootloaderDir, filepath.FromSlash(rel))
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing bootloader: %w", err))
-			continue
+		if p, ok := d.linkPath(rel); ok {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("removing bootloader: %w", err))
+				continue
+			}
+			d.log.Info("removed bootloader link", "sha256", dg, "path", p)
 		}
-		d.log.Info("removed bootloader link", "sha256", dg, "path", p)
 		delete(d.links, rel)
 		changed = true
 	}

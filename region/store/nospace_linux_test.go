@@ -43,6 +43,9 @@ func TestPutNoSpace(t *testing.T) {
 	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("Put = %v, want ErrNoSpace", err)
 	}
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("error %q does not wrap ENOSPC", err)
+	}
 	if !strings.Contains(err.Error(), dir) {
 		t.Errorf("error %q does not name the directory", err)
 	}

@@ -15,6 +15,11 @@ import (
 // flush the whole file at once.
 const writebackChunk = 8 << 20
 
+var (
+	_ io.Writer     = (*Pending)(nil)
+	_ io.ReaderFrom = (*Pending)(nil)
+)
+
 // errFinished is returned by a Pending used after Commit, Discard or Abort,
 // or after an error that ended it.
 var errFinished = errors.New("store: pending write already finished")
@@ -188,11 +193,23 @@ func (p *Pending) Write(b []byte) (int, error) {
 	return m, nil
 }
 
+// ReadFrom writes what r yields until EOF, through a 1 MiB buffer, so that
+// io.Copy(p, body) makes large writes (which hash on two cores) instead of
+// io.Copy's default 32 KiB ones. Errors are those of Write and of r.
+func (p *Pending) ReadFrom(r io.Reader) (int64, error) {
+	buf := getBuf()
+	defer putBuf(buf)
+	// The wrappers hide io.WriterTo and this very method from CopyBuffer.
+	return io.CopyBuffer(struct{ io.Writer }{p}, struct{ io.Reader }{r}, *buf)
+}
+
 // Commit checks the size and the sha256, fsyncs the file, gives it its
 // final name and fsyncs the directory. It returns the digests of each
 // digest.BlockSize block, for the caller to store. A mismatch removes the
-// partial file and returns ErrCorrupt. Commit always ends the Pending; after
-// an I/O error the partial file is kept for a later resume.
+// partial file and returns ErrCorrupt. Commit always ends the Pending.
+// After a failed Write or rename the partial file is kept for a later
+// resume (removed if the Pending came from Put); after a failed fsync it
+// is removed, since its bytes can no longer be trusted.
 func (p *Pending) Commit() ([]digest.Digest, error) {
 	if p.done {
 		return nil, errFinished
@@ -273,29 +290,4 @@ func (d *Disk) wrapWriteErr(dg digest.Digest, err error) error {
 		return fmt.Errorf("writing blob %s in %s: %w: %w", dg.Short(12), d.dir, ErrNoSpace, err)
 	}
 	return err
-}
-
-// claim registers dg as being written; false if it already is.
-func (d *Disk) claim(dg digest.Digest) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, busy := d.writers[dg]; busy {
-		return false
-	}
-	d.writers[dg] = struct{}{}
-	return true
-}
-
-func (d *Disk) release(dg digest.Digest) {
-	d.mu.Lock()
-	delete(d.writers, dg)
-	d.mu.Unlock()
-}
-
-func (d *Disk) committed(dg digest.Digest, size int64) {
-	d.mu.Lock()
-	d.idx.set(dg, size)
-	d.fresh[dg] = struct{}{}
-	d.mu.Unlock()
-	d.m.committed()
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"testing"
 
@@ -47,8 +49,9 @@ func TestResume(t *testing.T) {
 	if p.Offset() != int64(half) {
 		t.Fatalf("Offset = %d, want %d", p.Offset(), half)
 	}
-	if _, err := p.Write(data[p.Offset():]); err != nil {
-		t.Fatal(err)
+	// io.Copy goes through ReadFrom.
+	if n, err := io.Copy(p, bytes.NewReader(data[p.Offset():])); err != nil || n != int64(len(data)-half) {
+		t.Fatalf("io.Copy = %d, %v", n, err)
 	}
 	blocks, err := p.Commit()
 	if err != nil {

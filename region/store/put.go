@@ -35,12 +35,9 @@ func (d *Disk) Put(ctx context.Context, want digest.Digest, size int64, r io.Rea
 		return nil, err
 	}
 	p.dropOnError = true
-	buf := getBuf()
-	defer putBuf(buf)
-	// The wrappers hide io.WriterTo/io.ReaderFrom so that CopyBuffer uses
-	// our 1 MiB buffer, and check ctx before every read.
-	_, err = io.CopyBuffer(struct{ io.Writer }{p}, &ctxReader{ctx: ctx, r: r}, *buf)
-	if err != nil {
+	// ReadFrom copies with io.CopyBuffer and a 1 MiB buffer; ctxReader
+	// checks ctx before every read.
+	if _, err := p.ReadFrom(&ctxReader{ctx: ctx, r: r}); err != nil {
 		return nil, errors.Join(err, p.Discard())
 	}
 	return p.Commit()

@@ -219,14 +219,14 @@ func (d *Disk) reconcileLinks(rep *Report, present map[digest.Digest]bool) error
 		if present[dg] {
 			continue
 		}
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		err := os.Remove(p)
-		switch {
-		case err == nil:
-			rep.Removed = append(rep.Removed, p)
-		case !errors.Is(err, fs.ErrNotExist):
-			errs = append(errs, fmt.Errorf("reconcile: %w", err))
-			continue
+		if p, ok := d.linkPath(rel); ok {
+			err := os.Remove(p)
+			if err == nil {
+				rep.Removed = append(rep.Removed, p)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("reconcile: %w", err))
+				continue
+			}
 		}
 		delete(d.links, rel)
 		changed = true
@@ -234,11 +234,12 @@ func (d *Disk) reconcileLinks(rep *Report, present map[digest.Digest]bool) error
 	if changed {
 		errs = append(errs, d.saveManifestLocked())
 	}
+	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
+		// Missing, or not a real directory: the main pass reported it.
+		return errors.Join(errs...)
+	}
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == root {
-				return fs.SkipAll
-			}
 			return err
 		}
 		if e.IsDir() {

@@ -157,3 +157,39 @@ func BenchmarkReconcile10k(b *testing.B) {
 		}
 	}
 }
+
+// A directory under bootloaders/ replaced by a symlink must not make
+// Reconcile remove a file outside the store.
+func TestReconcileSymlinkedBootloaders(t *testing.T) {
+	d, _ := newDisk(t)
+	_, gone := put(t, d, 58, 100)
+	if err := d.LinkBootloader("grub/x", gone); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "x"), []byte("precious"))
+	grub := filepath.Join(d.Dir(), bootloaderDir, "grub")
+	if err := os.RemoveAll(grub); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, grub); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(Options{Dir: d.Dir(), Log: testLog(t)}) // start-up
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.Reconcile(nil) // gone is not known: its links are stale
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err != nil {
+		t.Fatalf("file outside the store removed: %v", err)
+	}
+	if !slices.Contains(rep.Foreign, grub) {
+		t.Errorf("symlink not reported foreign: %q", rep.Foreign)
+	}
+	if _, ok := d.links["grub/x"]; ok {
+		t.Error("stale link kept in the manifest")
+	}
+}

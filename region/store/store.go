@@ -57,7 +57,7 @@ type Disk struct {
 	log *slog.Logger
 	m   *metrics
 
-	// mu guards writers, fresh and idx.
+	// mu guards writers, fresh and idx. Lock order: linkMu before mu.
 	mu sync.Mutex
 	// writers holds the digests with an open Pending in this process.
 	writers map[digest.Digest]struct{}
@@ -169,4 +169,29 @@ func (d *Disk) Usage() (files int, bytes int64, quarantined int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.idx.sizes), d.idx.bytes, d.idx.quarantined
+}
+
+// claim registers dg as being written; false if it already is.
+func (d *Disk) claim(dg digest.Digest) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, busy := d.writers[dg]; busy {
+		return false
+	}
+	d.writers[dg] = struct{}{}
+	return true
+}
+
+func (d *Disk) release(dg digest.Digest) {
+	d.mu.Lock()
+	delete(d.writers, dg)
+	d.mu.Unlock()
+}
+
+func (d *Disk) committed(dg digest.Digest, size int64) {
+	d.mu.Lock()
+	d.idx.set(dg, size)
+	d.fresh[dg] = struct{}{}
+	d.mu.Unlock()
+	d.m.committed()
 }

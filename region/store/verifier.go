@@ -76,14 +76,14 @@ func (d *Disk) verifyPass(ctx context.Context, o VerifierOptions) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		switch {
-		case errors.Is(err, ErrNotFound):
+		if errors.Is(err, ErrNotFound) {
 			continue
-		case err != nil:
+		}
+		checked++
+		if err != nil {
 			failed++
 			d.log.Warn("cannot verify blob", "sha256", dg, "err", err)
 		}
-		checked++
 		if bad {
 			corrupt++
 			if o.OnCorrupt != nil {

@@ -1,0 +1,157 @@
+package cache
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+// flipByte changes one byte of the file at path through the filesystem.
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dropPageCache evicts path's pages from the page cache, so the next read
+// comes from the disk, as after memory pressure or a reboot. It skips the
+// test where the filesystem keeps file data only in the page cache (tmpfs).
+func dropPageCache(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	_, err = unix.Preadv2(int(f.Fd()), [][]byte{make([]byte, 4096)}, 0, unix.RWF_NOWAIT)
+	if err != unix.EAGAIN {
+		t.Skipf("cannot evict %s from the page cache on this filesystem (TMPDIR on tmpfs?): %v", path, err)
+	}
+}
+
+func assertDiscarded(t *testing.T, c *Cache, k Key, path string, corrupt int64) {
+	t.Helper()
+	if c.Contains(k) {
+		t.Fatalf("%v still cached", k)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s not removed: %v", path, err)
+	}
+	if s := c.Stats(); s.Corrupt != corrupt || s.DiskErrors != 0 {
+		t.Fatalf("Stats = %+v, want Corrupt %d", s, corrupt)
+	}
+}
+
+func TestCorruptAfterReopenNotServed(t *testing.T) {
+	dir := t.TempDir()
+	a, b := key("f", 0), key("f", 1)
+	c := open(t, Options{Dir: dir})
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	mustPut(t, c, b, block(b, 1000))
+	path := blockPath(t, c, a)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, path, 700000) // the page cache holds the flipped byte too
+
+	c = open(t, Options{Dir: dir})
+	// Only the chunk holding the flip is bad; a read of another chunk is
+	// served, a read touching it is not and discards the entry.
+	if n, ok := c.ReadAt(a, make([]byte, chunkSize), 0); !ok || n != chunkSize {
+		t.Fatalf("ReadAt of a good chunk = %d, %v", n, ok)
+	}
+	mustMiss(t, c, a)
+	assertDiscarded(t, c, a, path, 1)
+	mustGet(t, c, b, block(b, 1000))
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	mustGet(t, c, a, block(a, digest.BlockSize))
+}
+
+func TestCorruptReadFromDiskNotServed(t *testing.T) {
+	c := open(t, Options{})
+	a := key("f", 0)
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, a, block(a, digest.BlockSize))
+	path := blockPath(t, c, a)
+	flipByte(t, path, 12345)
+	dropPageCache(t, path) // the next read goes to the disk, where the byte is flipped
+	if _, ok := c.ReadAt(a, make([]byte, 100), 12300); ok {
+		t.Fatal("corrupt chunk served")
+	}
+	assertDiscarded(t, c, a, path, 1)
+}
+
+func TestVerifyHits(t *testing.T) {
+	c := open(t, Options{VerifyHits: true})
+	a := key("f", 0)
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	mustGet(t, c, a, block(a, digest.BlockSize))
+	path := blockPath(t, c, a)
+	flipByte(t, path, digest.BlockSize-1) // in the page cache: only VerifyHits sees it
+	mustMiss(t, c, a)
+	assertDiscarded(t, c, a, path, 1)
+}
+
+func TestTruncatedNotServed(t *testing.T) {
+	dir := t.TempDir()
+	a, b := key("f", 0), key("f", 1)
+	c := open(t, Options{Dir: dir})
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	mustPut(t, c, b, block(b, digest.BlockSize))
+	pa, pb := blockPath(t, c, a), blockPath(t, c, b)
+	if err := os.Truncate(pa, 500000); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, c, a)
+	assertDiscarded(t, c, a, pa, 1)
+
+	// Truncated while closed: dropped by Open.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(pb, digest.BlockSize-1); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, Options{Dir: dir})
+	mustMiss(t, c, b)
+	if _, err := os.Stat(pb); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("truncated file kept: %v", err)
+	}
+}
+
+func TestMissingFileNotServed(t *testing.T) {
+	c := open(t, Options{})
+	a := key("f", 0)
+	mustPut(t, c, a, block(a, 1000))
+	path := blockPath(t, c, a)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, c, a)
+	assertDiscarded(t, c, a, path, 1)
+}

@@ -1,0 +1,9 @@
+package region_test
+
+import (
+	"testing"
+
+	"github.com/bootfs/bootfs/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
