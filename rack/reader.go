@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +41,7 @@ type ReaderOptions struct {
 	// MaxFetches bounds concurrent block fetches from regions. Default 16.
 	MaxFetches int
 	// MemoryBlocks is how many verified blocks are kept in memory (1 MiB
-	// each). Default 2*Readahead, at least 4.
+	// each). Default 2*Readahead; at least Readahead+2 and 4.
 	MemoryBlocks int
 	// VerifyCacheHits checks the sha256 of every block read from the
 	// BlockCache (one sha256 per MiB loaded from disk) instead of trusting
@@ -96,8 +97,10 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 		o.MaxFetches = 16
 	}
 	if o.MemoryBlocks <= 0 {
-		o.MemoryBlocks = max(2*o.Readahead, 4)
+		o.MemoryBlocks = 2 * o.Readahead
 	}
+	// Room for the block being read and the window ahead of it.
+	o.MemoryBlocks = max(o.MemoryBlocks, o.Readahead+2, 4)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -253,9 +256,10 @@ func (r *Reader) copyBlocks(ctx context.Context, f *file, first, last int64, p [
 	return int(end - pOff), nil
 }
 
-// SetHolders sets which region URLs hold each file, from the tree; they are
-// asked first. Files not in m have no preference.
+// SetHolders sets which region URLs hold each file (see Holders); they are
+// asked first. Files not in m have no preference. m is copied.
 func (r *Reader) SetHolders(m map[digest.Digest][]string) {
+	m = maps.Clone(m)
 	r.holdersMu.Lock()
 	defer r.holdersMu.Unlock()
 	r.holders = m
@@ -287,47 +291,4 @@ func (r *Reader) track() bool {
 	}
 	r.wg.Add(1)
 	return true
-}
-
-// counters are the Reader's statistics.
-type counters struct {
-	hits, misses, fetches, bytes, readahead, verifyFailures, putErrors, inFlight atomic.Int64
-}
-
-// ReaderStats are counters of a Reader since it was made.
-type ReaderStats struct {
-	// Hits are blocks of reads served from memory or the disk cache.
-	Hits int64
-	// Misses are blocks of reads that waited for a region.
-	Misses int64
-	// Fetches are blocks fetched (and verified) from regions, readahead
-	// included; BytesFetched their bytes.
-	Fetches, BytesFetched int64
-	// ReadaheadFetches are the Fetches started by readahead.
-	ReadaheadFetches int64
-	// VerifyFailures are blocks that failed their sha256: region responses
-	// rejected by the client plus (with VerifyCacheHits) corrupt cache hits.
-	VerifyFailures int64
-	// PutErrors are blocks the cache failed to store (served anyway).
-	PutErrors int64
-	// InFlight is the number of fetches from regions in progress.
-	InFlight int64
-}
-
-// Stats returns the Reader's counters.
-func (r *Reader) Stats() ReaderStats {
-	s := ReaderStats{
-		Hits:             r.st.hits.Load(),
-		Misses:           r.st.misses.Load(),
-		Fetches:          r.st.fetches.Load(),
-		BytesFetched:     r.st.bytes.Load(),
-		ReadaheadFetches: r.st.readahead.Load(),
-		VerifyFailures:   r.st.verifyFailures.Load(),
-		PutErrors:        r.st.putErrors.Load(),
-		InFlight:         r.st.inFlight.Load(),
-	}
-	for _, rs := range r.cl.Stats() {
-		s.VerifyFailures += rs.VerifyFailures
-	}
-	return s
 }

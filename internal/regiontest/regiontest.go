@@ -261,7 +261,6 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-
 func testLogger(t testing.TB, name string) *slog.Logger {
 	if os.Getenv("BOOTFS_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("region", name)

@@ -96,14 +96,14 @@ type Cache struct {
 	flushMu sync.Mutex
 
 	// mu guards every field below up to the counters: the index, the LRU
-	// list, byte accounting, puts in flight, per-file counts, the degraded
+	// lists, byte accounting, puts in flight, per-file counts, the degraded
 	// deadline, the dirty flag, the generation counter, closed, and the
-	// trusted/synced fields of every entry.
+	// mutable fields of every entry (trusted, synced, the kept descriptor).
 	mu            sync.Mutex
 	entries       map[Key]*entry
 	lru           *list.List // of *entry; front is the most recently used
 	fdLRU         *list.List // of *entry with a kept descriptor; front most recently read
-	maxOpen       int        // descriptors kept at most
+	maxOpen       int        // descriptors kept at most (tests lower it)
 	used          int64      // bytes of entries plus reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]int // cached blocks per file digest

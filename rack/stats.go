@@ -1,8 +1,53 @@
 package rack
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// counters are the Reader's statistics.
+type counters struct {
+	hits, misses, fetches, bytes, readahead, verifyFailures, putErrors, inFlight atomic.Int64
+}
+
+// ReaderStats are counters of a Reader since it was made.
+type ReaderStats struct {
+	// Hits are blocks of reads served from memory or the disk cache.
+	Hits int64
+	// Misses are blocks of reads that waited for a region.
+	Misses int64
+	// Fetches are blocks fetched (and verified) from regions, readahead
+	// included; BytesFetched their bytes.
+	Fetches, BytesFetched int64
+	// ReadaheadFetches are the Fetches started by readahead.
+	ReadaheadFetches int64
+	// VerifyFailures are blocks that failed their sha256: region responses
+	// rejected by the client plus (with VerifyCacheHits) corrupt cache hits.
+	VerifyFailures int64
+	// PutErrors are blocks the cache failed to store (served anyway).
+	PutErrors int64
+	// InFlight is the number of fetches from regions in progress.
+	InFlight int64
+}
+
+// Stats returns the Reader's counters.
+func (r *Reader) Stats() ReaderStats {
+	s := ReaderStats{
+		Hits:             r.st.hits.Load(),
+		Misses:           r.st.misses.Load(),
+		Fetches:          r.st.fetches.Load(),
+		BytesFetched:     r.st.bytes.Load(),
+		ReadaheadFetches: r.st.readahead.Load(),
+		VerifyFailures:   r.st.verifyFailures.Load(),
+		PutErrors:        r.st.putErrors.Load(),
+		InFlight:         r.st.inFlight.Load(),
+	}
+	for _, rs := range r.cl.Stats() {
+		s.VerifyFailures += rs.VerifyFailures
+	}
+	return s
+}
 
 // collector exports a Reader's counters to Prometheus.
 type collector struct{ r *Reader }

@@ -1,0 +1,248 @@
+package mount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bootfs/bootfs/fs"
+	"github.com/bootfs/bootfs/rack"
+	"github.com/bootfs/bootfs/rack/cache"
+	"github.com/bootfs/bootfs/rack/client"
+)
+
+// Mount is a running boot tree mount. Its methods are safe for concurrent
+// use.
+type Mount struct {
+	cfg     Config
+	started time.Time
+
+	cache   *cache.Cache
+	client  *client.Client
+	reader  *rack.Reader
+	root    *fs.Root
+	server  *fuse.Server
+	metrics *metricsServer // nil without Config.MetricsListen
+
+	tree treeState
+
+	// bg ends the follower, the flusher and the metrics server.
+	bg     context.Context
+	stopBg context.CancelFunc
+	wg     sync.WaitGroup
+
+	unmounted chan struct{} // closed when the kernel mount is gone
+
+	closeOnce sync.Once
+	closeErr  error // set inside closeOnce
+}
+
+// Start mounts the boot tree of cfg.Regions at cfg.Mountpoint and returns
+// once the mount serves it. ctx bounds the start only (the first tree
+// fetch); the mount then runs until Close or an external unmount. Nothing
+// is mounted when Start fails: the error says why (ErrNoRegion, with every
+// region's error, when no region answered).
+func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMountpoint(cfg.Mountpoint); err != nil {
+		return nil, err
+	}
+	secret, err := cfg.secret()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	m := &Mount{cfg: cfg, started: time.Now(), unmounted: make(chan struct{})}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	var reg *prometheus.Registry
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+		undo = append(undo, func() { ln.Close() })
+		reg = newRegistry()
+		m.metrics = &metricsServer{ln: ln, reg: reg, log: log}
+	}
+
+	m.cache, err = cache.Open(cache.Options{
+		Dir: cfg.CacheDir, Limit: cfg.CacheSize, VerifyHits: cfg.VerifyCache,
+		Log: log.With("component", "cache"), Metrics: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block cache %s: %w", cfg.CacheDir, err)
+	}
+	undo = append(undo, func() { m.cache.Close() })
+
+	m.client, err = client.New(client.Options{
+		Regions: cfg.Regions, Secret: secret, HTTP: cfg.HTTP,
+		Log: log.With("component", "client"), Metrics: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t, etag, err := m.client.Tree(ctx, "", 0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("%w (tried %s): %w", ErrNoRegion, strings.Join(cfg.Regions, ", "), err)
+	}
+
+	m.reader = rack.NewReader(m.cache, m.client, rack.ReaderOptions{
+		Readahead: cfg.Readahead, MaxFetches: cfg.MaxFetches, VerifyCacheHits: cfg.VerifyCache,
+		Log: log.With("component", "reader"), Metrics: reg,
+	})
+	undo = append(undo, func() { m.reader.Close() })
+	content := fs.Content(m.reader)
+	if reg != nil {
+		content = newTimedContent(m.reader, reg)
+	}
+	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON})
+	if err := m.install(t, etag); err != nil {
+		return nil, fmt.Errorf("the regions' boot tree: %w", err)
+	}
+	if reg != nil {
+		reg.MustRegister(&collector{m: m})
+	}
+
+	m.server, err = fs.Mount(cfg.Mountpoint, m.root, fs.MountOptions{
+		AllowOther: cfg.AllowOther, FsName: cfg.FsName, Debug: cfg.Debug, MaxReadAhead: cfg.KernelReadahead,
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		m.server.Wait()
+		close(m.unmounted)
+	}()
+
+	m.bg, m.stopBg = context.WithCancel(context.Background())
+	m.goBg(func() { m.follow(m.bg, etag) })
+	m.goBg(func() { m.flushLoop(m.bg) })
+	if m.metrics != nil {
+		m.goBg(func() { m.metrics.serve(m.bg) })
+	}
+	log.Info("mounted", "mountpoint", cfg.Mountpoint, "regions", strings.Join(cfg.Regions, ","),
+		"generation", t.Generation, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
+	return m, nil
+}
+
+func (m *Mount) goBg(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+}
+
+// Mountpoint returns the absolute path of the mount.
+func (m *Mount) Mountpoint() string { return m.cfg.Mountpoint }
+
+// MetricsAddr returns the address the metrics are served on, "" if none.
+func (m *Mount) MetricsAddr() string {
+	if m.metrics == nil {
+		return ""
+	}
+	return m.metrics.ln.Addr().String()
+}
+
+// Done is closed when the file system is no longer mounted: after Close,
+// or once someone else unmounted it.
+func (m *Mount) Done() <-chan struct{} { return m.unmounted }
+
+// Wait blocks until the file system is unmounted (see Done). Call Close
+// afterwards to release the cache and stop the follower.
+func (m *Mount) Wait() { <-m.unmounted }
+
+// Close unmounts the file system if it still is mounted, stops following
+// the regions, waits for block loads in flight, flushes the cache index and
+// releases the cache directory. If the mount is busy (a file is open, or a
+// process such as tftpd-hpa has its working directory in it) it is
+// detached lazily, and Close waits up to Config.DrainTimeout for it to be
+// released before giving up on it (exiting then aborts the reads still
+// open). Calling Close again returns the first result.
+func (m *Mount) Close() error {
+	m.closeOnce.Do(func() {
+		errs := []error{m.unmount()}
+		m.stopBg()
+		m.wg.Wait()
+		if err := m.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close reader: %w", err))
+		}
+		if err := m.cache.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close cache: %w", err))
+		}
+		m.closeErr = errors.Join(errs...)
+		m.cfg.Log.Info("stopped", "mountpoint", m.cfg.Mountpoint)
+	})
+	return m.closeErr
+}
+
+// unmount ends the mount: a plain unmount, else a lazy one followed by a
+// bounded wait for the kernel to release it.
+func (m *Mount) unmount() error {
+	select {
+	case <-m.unmounted:
+		return nil
+	default:
+	}
+	err := m.server.Unmount()
+	if err == nil {
+		<-m.unmounted
+		return nil
+	}
+	m.cfg.Log.Warn("mount busy, detaching it lazily; files still open keep reading until closed",
+		"mountpoint", m.cfg.Mountpoint, "err", err, "wait", m.cfg.DrainTimeout)
+	if err := lazyUnmount(m.cfg.Mountpoint); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", m.cfg.Mountpoint, err)
+	}
+	select {
+	case <-m.unmounted:
+		return nil
+	case <-time.After(m.cfg.DrainTimeout):
+		return fmt.Errorf("unmount %s: detached, but still in use after %s; the reads still open will fail", m.cfg.Mountpoint, m.cfg.DrainTimeout)
+	}
+}
+
+// flushLoop persists the cache index every FlushInterval (Close flushes a
+// last time).
+func (m *Mount) flushLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.FlushInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := m.cache.Flush()
+		switch {
+		case err != nil && !failing:
+			m.cfg.Log.Warn("cache index flush failed; retrying", "dir", m.cfg.CacheDir, "err", err)
+		case err == nil && failing:
+			m.cfg.Log.Info("cache index flush works again", "dir", m.cfg.CacheDir)
+		}
+		failing = err != nil
+	}
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, printing ratios measured side by side in one run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r), $(go version | cut -d' ' -f3)"
+echo "== region"
+bash scripts/bench-region.sh
+if [ -f scripts/bench-rack.sh ]; then
+	echo "== rack"
+	bash scripts/bench-rack.sh
+fi
