@@ -89,7 +89,7 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		return loaded{b: b}, nil
 	}
 	n, want := f.blockLen(i), f.bd.Blocks[i]
-	buf := getBuf()
+	buf := r.mem.getBuf()
 	if got, ok := r.cache.Get(k, *buf); ok {
 		switch {
 		case got != n:
@@ -104,11 +104,11 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 	}
 	if !ahead {
 		// Hold no buffer while queueing for a slot.
-		putBuf(buf)
+		r.mem.putBuf(buf)
 		if err := r.sem.Acquire(r.ctx, 1); err != nil {
 			return nil, ErrClosed
 		}
-		buf = getBuf()
+		buf = r.mem.getBuf()
 	}
 	r.st.inFlight.Add(1)
 	_, err := r.cl.FetchBlock(r.ctx, f.d, i*digest.BlockSize, (*buf)[:n], want, f.holders)
@@ -117,7 +117,7 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		r.sem.Release(1)
 	}
 	if err != nil {
-		putBuf(buf)
+		r.mem.putBuf(buf)
 		if r.ctx.Err() != nil {
 			return nil, ErrClosed
 		}

@@ -3,6 +3,7 @@ package rack
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/rack/cache"
@@ -15,8 +16,17 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
-func putBuf(b *[]byte) { bufPool.Put(b) }
+// getBuf takes a buffer from the pool, counting it as out.
+func (m *memory) getBuf() *[]byte {
+	m.out.Add(1)
+	return bufPool.Get().(*[]byte)
+}
+
+// putBuf returns a buffer to the pool.
+func (m *memory) putBuf(b *[]byte) {
+	m.out.Add(-1)
+	bufPool.Put(b)
+}
 
 // block is one verified block held in memory. Its bytes never change while
 // it is alive. refs counts the memory LRU (while the block is in it) and
@@ -36,6 +46,7 @@ func (b *block) bytes() []byte { return (*b.buf)[:b.n] }
 // memory is a small LRU of verified blocks, bounded by a block count.
 type memory struct {
 	max int
+	out atomic.Int64 // buffers taken by getBuf and not yet put back
 
 	// mu guards m, lru and the refs and elem of every block.
 	mu  sync.Mutex
@@ -82,7 +93,7 @@ func (m *memory) insert(k cache.Key, buf *[]byte, n int) *block {
 	defer m.mu.Unlock()
 	if old := m.m[k]; old != nil {
 		// Cannot happen while loads are singleflighted; keep the first.
-		putBuf(buf)
+		m.putBuf(buf)
 		m.lru.MoveToFront(old.elem)
 		return old
 	}
@@ -123,8 +134,21 @@ func (m *memory) release(b *block) {
 func (m *memory) unrefLocked(b *block) {
 	b.refs--
 	if b.refs == 0 {
-		putBuf(b.buf)
+		m.putBuf(b.buf)
 		b.buf = nil
+	}
+}
+
+// clear drops every block from the LRU; those still acquired are freed by
+// their last release.
+func (m *memory) clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.lru.Len() > 0 {
+		b := m.lru.Remove(m.lru.Back()).(*block)
+		b.elem = nil
+		delete(m.m, b.key)
+		m.unrefLocked(b)
 	}
 }
 

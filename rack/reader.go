@@ -271,14 +271,16 @@ func (r *Reader) holdersOf(d digest.Digest) []string {
 	return r.holders[d]
 }
 
-// Close stops readahead and waits for the block loads in progress. Reads
-// after Close fail with ErrClosed.
+// Close stops readahead, waits for the block loads in progress and frees
+// the blocks held in memory. Reads after Close fail with ErrClosed. It
+// closes neither the cache nor the client.
 func (r *Reader) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	r.mem.clear()
 	return nil
 }
 

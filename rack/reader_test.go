@@ -61,6 +61,14 @@ func TestConcurrentColdReadersFetchEachBlockOnce(t *testing.T) {
 	if s := r.Stats(); s.Fetches != 9 || s.BytesFetched != size || s.InFlight != 0 {
 		t.Errorf("stats %+v, want 9 fetches of %d bytes", s, size)
 	}
+	// Every block buffer is accounted for: in memory, or back in the pool.
+	if out, held := r.mem.out.Load(), r.mem.len(); out != int64(held) || held > 16 {
+		t.Errorf("%d buffers out, %d blocks in memory (at most 16)", out, held)
+	}
+	r.Close()
+	if out := r.mem.out.Load(); out != 0 {
+		t.Errorf("%d buffers not returned after Close", out)
+	}
 }
 
 func TestReadAtOffsets(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/region/importer"
 	"github.com/bootfs/bootfs/region/tree"
 )
 
@@ -103,11 +104,84 @@ func (r *Region) importLoop(ctx context.Context) error {
 		case <-tick:
 		}
 		err := r.importer.Run(ctx)
+		for errors.Is(err, importer.ErrBusy) {
+			// A peer sync is running: the import must not be lost.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+			err = r.importer.Run(ctx)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			r.log.Error("import failed", "err", err)
+		}
+		if err := r.tree.Refresh(ctx); err != nil {
+			r.log.Warn("recompute boot tree", "err", err)
+		}
+		if err := r.collect(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("clean up old resource sets", "err", err)
+		}
+	}
+}
+
+// syncLoop copies what this region lacks from its peers (or, for files no
+// region has yet, from upstream under a claim), whenever any region
+// announces a change and at SyncInterval. This is how a region catches up
+// after being down, and how regions that did not run the import get the
+// files of a new set.
+func (r *Region) syncLoop(ctx context.Context) error {
+	poke := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			err := r.db.Listen(ctx, kick, func(payload string) {
+				if payload == "set" || payload == "sync" || payload == "region" {
+					kick()
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("listen for sync triggers failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+		}
+	}()
+	t := time.NewTicker(r.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poke:
+		case <-t.C:
+		}
+		// Let a burst of announcements settle.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+		wants, err := r.db.Wanted(ctx, r.id)
+		if err != nil || len(wants) == 0 {
+			continue
+		}
+		err = r.importer.Sync(ctx)
+		if errors.Is(err, importer.ErrBusy) || ctx.Err() != nil {
+			continue
+		}
+		if err != nil {
+			r.log.Error("sync from peers failed", "err", err)
 		}
 		if err := r.tree.Refresh(ctx); err != nil {
 			r.log.Warn("recompute boot tree", "err", err)
@@ -138,15 +212,24 @@ func (r *Region) collect(ctx context.Context) error {
 		errs = append(errs, r.store.Remove(d))
 	}
 	// Another region may have deleted blob rows this region still has
-	// files of: drop files the database no longer knows.
+	// files of: drop files the database no longer knows. List the files
+	// first, then read what is known: a blob deleted and re-imported in
+	// between is then known, and a file committed after the listing is
+	// not looked at.
+	local := r.store.List()
 	known, err := r.db.KnownBlobs(ctx)
 	if err != nil {
 		return err
 	}
-	rep, err := r.store.Reconcile(known)
-	errs = append(errs, err)
-	if len(res.Obsolete) > 0 || len(gone) > 0 || len(rep.Removed) > 0 {
-		r.log.Info("cleaned up", "sets", len(res.Obsolete), "blobs", len(gone), "files_removed", len(rep.Removed))
+	removed := 0
+	for _, d := range local {
+		if _, ok := known[d]; !ok {
+			errs = append(errs, r.store.Remove(d))
+			removed++
+		}
+	}
+	if len(res.Obsolete) > 0 || len(gone) > 0 || removed > 0 {
+		r.log.Info("cleaned up", "sets", len(res.Obsolete), "blobs", len(gone), "files_removed", removed+len(gone))
 	}
 	return errors.Join(errs...)
 }

@@ -43,6 +43,8 @@ type Config struct {
 	AliveWindow       time.Duration // heartbeat age that counts as alive (default 60s)
 	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
 	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
+	ClaimTTL          time.Duration // upstream download claim lifetime without renewal (default 30s)
+	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
 	Log               *slog.Logger
 }
 
@@ -78,6 +80,12 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.VerifyInterval <= 0 {
 		c.VerifyInterval = 24 * time.Hour
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = 30 * time.Second
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

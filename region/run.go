@@ -94,6 +94,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	r.importer = importer.New(importer.Config{
 		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name,
 		Log: r.log.With("component", "import"), Metrics: importer.NewMetrics(r.registry),
+		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
 	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, 10*time.Second)
 	if err := r.tree.Refresh(ctx); err != nil {
@@ -142,11 +143,19 @@ func (r *Region) Name() string { return r.cfg.Name }
 // Store returns the region's file store.
 func (r *Region) Store() *store.Disk { return r.store }
 
-// ImportNow runs one import and waits for it, then refreshes the tree and
-// cleans up, as the import loop does. It returns importer.ErrBusy if an
-// import is running.
+// ImportNow runs one import and waits for it (and first for a running
+// sync or import to end), then refreshes the tree and cleans up, as the
+// import loop does.
 func (r *Region) ImportNow(ctx context.Context) error {
 	err := r.importer.Run(ctx)
+	for errors.Is(err, importer.ErrBusy) { // a peer sync is running; wait for it
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		err = r.importer.Run(ctx)
+	}
 	if rerr := r.tree.Refresh(ctx); err == nil {
 		err = rerr
 	}
@@ -172,6 +181,7 @@ func (r *Region) Serve(ctx context.Context) error {
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
 	g.Go(func() error { return r.importLoop(ctx) })
+	g.Go(func() error { return r.syncLoop(ctx) })
 	if r.cfg.VerifyRate > 0 {
 		g.Go(func() error {
 			return r.store.RunVerifier(ctx, store.VerifierOptions{

@@ -90,7 +90,7 @@ func runImport(c *cli.Context) error {
 					return fmt.Errorf("region %s: %w", t.name, err)
 				}
 				t.st = st
-				t.done = st.Generation > t.before && (st.State == "done" || st.State == "failed")
+				t.done = st.Generation > t.before && st.Kind == "import" && (st.State == "done" || st.State == "failed")
 			}
 			allDone = allDone && t.done
 			files += t.st.FilesDone

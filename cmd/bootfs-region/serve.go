@@ -33,6 +33,8 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "import-on-start", Usage: "import once at start"},
 			&cli.Int64Flag{Name: "verify-rate", Value: 50 << 20, Usage: "background re-hash rate in bytes/s (0: off)"},
 			&cli.DurationFlag{Name: "verify-interval", Value: 24 * time.Hour, Usage: "pause between background verification passes"},
+			&cli.DurationFlag{Name: "claim-ttl", Value: 30 * time.Second, Usage: "an upstream download claim expires this long after its region stops renewing it (then another region takes the download over)"},
+			&cli.DurationFlag{Name: "sync-interval", Value: 30 * time.Second, Usage: "look for files to copy from peer regions at least this often (changes announced by other regions trigger it at once)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		},
@@ -57,6 +59,7 @@ func serveCommand() *cli.Command {
 				PostgresUser: c.String("postgres-user"), SecretFile: c.String("secret-file"),
 				ImportInterval: interval, ImportOnStart: c.Bool("import-on-start"),
 				VerifyRate: verify, VerifyInterval: c.Duration("verify-interval"), Log: log,
+				ClaimTTL: c.Duration("claim-ttl"), SyncInterval: c.Duration("sync-interval"),
 			})
 			if err != nil {
 				return err

@@ -57,10 +57,24 @@ func printStatus(out io.Writer, st wire.Status) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "RESOURCE\tARCH\tVERSION\tLABEL\tSIZE\tAVAILABLE\tHELD BACK BY")
 	for _, s := range st.Sets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", s.Resource, s.Architecture, s.Version, s.Label, hb(s.Size), s.Available, strings.Join(s.HeldBackBy, ","))
+		held := strings.Join(s.HeldBackBy, ",")
+		if held != "" {
+			held += " (since " + s.Created.Format("2006-01-02 15:04") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", s.Resource, s.Architecture, s.Version, s.Label, hb(s.Size), s.Available, held)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(st.Downloads) > 0 {
+		fmt.Fprintln(out, "\nUPSTREAM DOWNLOADS IN PROGRESS")
+		for _, d := range st.Downloads {
+			state := ""
+			if d.Expired {
+				state = " (claim expired: region stopped; another takes over)"
+			}
+			fmt.Fprintf(out, "  %s <- %s since %s%s\n", d.Region, d.From, d.Since.Format("15:04:05"), state)
+		}
 	}
 	im := st.Import
 	fmt.Fprintf(out, "\nimport (%s): %s, %d of %d files, %s of %s", st.Region, im.State, im.FilesDone, im.FilesTotal, hb(im.BytesDone), hb(im.BytesTotal))

@@ -87,6 +87,8 @@ type Status struct {
 	Banners []Banner       `json:"banners"`
 	Import  ImportStatus   `json:"import"`
 	Store   StoreStatus    `json:"store"`
+	// Downloads lists upstream downloads in progress on any region.
+	Downloads []Download `json:"downloads,omitempty"`
 	// Migrating is set while a one-time migration runs, e.g.
 	// "migrating: 3 of 10 files, 1.2 GiB of 4.0 GiB".
 	Migrating string `json:"migrating,omitempty"`
@@ -113,13 +115,18 @@ type SetStatus struct {
 	Available bool `json:"available"`
 	// Held maps region name to bytes held of this set.
 	Held map[string]int64 `json:"held"`
-	// HeldBackBy names the regions that lack files of this newer set, if any.
-	HeldBackBy []string `json:"held_back_by,omitempty"`
+	// HeldBackBy names the regions that lack files of this newer set, if
+	// any; the set has been waiting for them since Created.
+	HeldBackBy []string  `json:"held_back_by,omitempty"`
+	Created    time.Time `json:"created"`
 }
 
 // ImportStatus is the progress of the latest import on this region.
 type ImportStatus struct {
-	State      string    `json:"state"` // "idle", "running", "done", "failed"
+	State string `json:"state"` // "idle", "running", "done", "failed"
+	// Kind is "import" (upstream metadata, then files) or "sync" (files
+	// only: copying from peers what this region lacks).
+	Kind       string    `json:"kind,omitempty"`
 	Started    time.Time `json:"started,omitzero"`
 	Finished   time.Time `json:"finished,omitzero"`
 	Error      string    `json:"error,omitempty"`
@@ -132,6 +139,15 @@ type ImportStatus struct {
 	// Generation increases with every import started; a client that asked
 	// for an import waits for a Generation greater than the one it saw.
 	Generation int64 `json:"generation"`
+}
+
+// Download is an upstream download claimed by a region.
+type Download struct {
+	SHA256  digest.Digest `json:"sha256"`
+	Region  string        `json:"region"`
+	From    string        `json:"from"`
+	Since   time.Time     `json:"since"`
+	Expired bool          `json:"expired"` // its region stopped renewing it; another will take over
 }
 
 // Transfer is one download in progress.

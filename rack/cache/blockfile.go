@@ -41,7 +41,7 @@ func (f blockFile) readFull(p []byte, off int64) error {
 			continue
 		case err != nil:
 			return &fs.PathError{Op: "read", Path: f.path, Err: err}
-		case n < 0:
+		case n == 0:
 			return fmt.Errorf("%s: %d bytes at %d: %w", f.path, done, off, errTruncated)
 		}
 		done += n

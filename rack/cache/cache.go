@@ -157,7 +157,7 @@ func Open(o Options) (*Cache, error) {
 		entries:     make(map[Key]*entry),
 		lru:         list.New(),
 		fdLRU:       list.New(),
-		maxOpen:     DefaultMaxOpenBlocks,
+		maxOpen:     maxOpenBlocks,
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]int),
 	}

@@ -138,10 +138,10 @@ func TestTruncatedNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = open(t, Options{Dir: dir})
-	mustMiss(t, c, b)
-	if _, err := os.Stat(pb); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("truncated file kept: %v", err)
+	if _, err := os.Stat(pb); !errors.Is(err, fs.ErrNotExist) || c.Contains(b) {
+		t.Fatalf("truncated file kept by Open: %v", err)
 	}
+	mustMiss(t, c, b)
 }
 
 func TestMissingFileNotServed(t *testing.T) {

@@ -17,10 +17,10 @@
 // where "ab" is the first two hex digits of the file digest and gen is a
 // generation number unique within the cache directory. A per-block file was
 // chosen over a preallocated slab of 1 MiB slots because it is simpler to
-// make crash-safe and costs the hot path nothing: the cache keeps up to
-// DefaultMaxOpenBlocks recently read block files open (fds.go), so a warm
-// hit is a single pread into the caller's buffer, the same system call as
-// the slab's, and a cold one adds an open of a path whose dentry is cached.
+// make crash-safe and costs the hot path nothing: the cache keeps up to 256
+// recently read block files open (fds.go), so a warm hit is a single pread
+// into the caller's buffer, the same system call as the slab's, and a cold
+// one adds an open of a path whose dentry is cached.
 // A slab, in contrast, needs slot pinning, in-place overwrites (a crash
 // mid-write leaves an old index entry over new bytes) and its full size
 // allocated up front. With files, eviction is an unlink: a reader that has

@@ -14,8 +14,8 @@ import "golang.org/x/sys/unix"
 // it. So a descriptor number is never closed, and reused by the kernel for
 // another file, while a read may still use it.
 
-// DefaultMaxOpenBlocks is how many block files the cache keeps open.
-const DefaultMaxOpenBlocks = 256
+// maxOpenBlocks is how many block files the cache keeps open.
+const maxOpenBlocks = 256
 
 // Descriptor states of an entry (entry.fdState).
 const (

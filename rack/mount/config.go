@@ -24,9 +24,14 @@ const (
 	DefaultDrainTimeout  = 10 * time.Second
 )
 
-// ErrNoRegion is returned (wrapped, with every region's error) by Start when
-// no region answered with the boot tree.
-var ErrNoRegion = errors.New("no region answered with the boot tree")
+var (
+	// ErrNoRegion is returned (wrapped, with every region's error) by Start
+	// when no region answered with the boot tree.
+	ErrNoRegion = errors.New("no region answered with the boot tree")
+	// ErrBusy is returned (wrapped) by Close when the mount, detached
+	// lazily, was still in use after Config.DrainTimeout.
+	ErrBusy = errors.New("mount still in use")
+)
 
 // Config configures Start. Zero values get the documented defaults.
 type Config struct {

@@ -73,15 +73,18 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		}
 	}()
 
-	var reg *prometheus.Registry
+	// reg stays a nil interface without metrics (a nil *Registry in it
+	// would not be).
+	var reg prometheus.Registerer
 	if cfg.MetricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			return nil, fmt.Errorf("metrics listener: %w", err)
 		}
 		undo = append(undo, func() { ln.Close() })
-		reg = newRegistry()
-		m.metrics = &metricsServer{ln: ln, reg: reg, log: log}
+		r := newRegistry()
+		reg = r
+		m.metrics = &metricsServer{ln: ln, reg: r, log: log}
 	}
 
 	m.cache, err = cache.Open(cache.Options{
@@ -105,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("%w (tried %s): %w", ErrNoRegion, strings.Join(cfg.Regions, ", "), err)
+		return nil, &noRegionError{cause: err}
 	}
 
 	m.reader = rack.NewReader(m.cache, m.client, rack.ReaderOptions{
@@ -220,7 +223,7 @@ func (m *Mount) unmount() error {
 	case <-m.unmounted:
 		return nil
 	case <-time.After(m.cfg.DrainTimeout):
-		return fmt.Errorf("unmount %s: detached, but still in use after %s; the reads still open will fail", m.cfg.Mountpoint, m.cfg.DrainTimeout)
+		return fmt.Errorf("unmount %s: detached, but %w after %s; the reads still open will fail", m.cfg.Mountpoint, ErrBusy, m.cfg.DrainTimeout)
 	}
 }
 

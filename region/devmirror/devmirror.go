@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,8 +101,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Out == "" {
 		return o, errors.New("no output directory given")
 	}
-	if o.Scale < 0 || o.Scale != o.Scale {
-		return o, fmt.Errorf("scale %v: must be positive", o.Scale)
+	if o.Scale < 0 || math.IsNaN(o.Scale) || math.IsInf(o.Scale, 0) || o.Scale > 1000 {
+		return o, fmt.Errorf("scale %v: must be between 0 and 1000", o.Scale)
 	}
 	if o.Scale == 0 {
 		o.Scale = 1

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -22,8 +24,9 @@ type source interface {
 	writeTo(ctx context.Context, w io.Writer) error
 }
 
-// synth is a deterministic pseudo-random content: a ChaCha8 stream seeded
-// by seed, size bytes long.
+// synth is a deterministic pseudo-random content: a PCG stream seeded by
+// seed, size bytes long. The stream is generated one buffer ahead of the
+// writes, so that generating overlaps hashing and writing.
 type synth struct {
 	seed [32]byte
 	size int64
@@ -42,21 +45,52 @@ func seed(parts ...string) [32]byte {
 	return s
 }
 
+// synthBuffer is the size of one generated chunk; a multiple of 8.
+const synthBuffer = 1 << 20
+
 func (s synth) writeTo(ctx context.Context, w io.Writer) error {
-	rng := rand.NewChaCha8(s.seed)
-	buf := make([]byte, min(s.size, 1<<20))
-	for left := s.size; left > 0; {
+	rng := rand.NewPCG(binary.LittleEndian.Uint64(s.seed[0:]), binary.LittleEndian.Uint64(s.seed[8:]))
+	bufSize := min(synthBuffer, (s.size+7)&^7)
+	full := make(chan []byte, 1)
+	free := make(chan []byte, 2)
+	for range cap(free) {
+		free <- make([]byte, bufSize)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	wg.Go(func() {
+		defer close(full)
+		for left := s.size; left > 0; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-done:
+				return
+			}
+			for i := 0; i < len(buf); i += 8 {
+				binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
+			}
+			n := min(int64(len(buf)), left)
+			select {
+			case full <- buf[:n]:
+			case <-done:
+				return
+			}
+			left -= n
+		}
+	})
+	for chunk := range full {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		chunk := buf[:min(int64(len(buf)), left)]
-		rng.Read(chunk)
 		if _, err := w.Write(chunk); err != nil {
 			return err
 		}
-		left -= int64(len(chunk))
+		free <- chunk[:cap(chunk)]
 	}
-	return nil
+	return ctx.Err()
 }
 
 // file is the content of a file on this machine.

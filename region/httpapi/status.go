@@ -33,6 +33,13 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	for _, b := range banners {
 		st.Banners = append(st.Banners, wire.Banner{Region: b.Region, Kind: b.Kind, Message: b.Message, Since: b.Since})
 	}
+	claims, err := s.d.DB.Claims(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range claims {
+		st.Downloads = append(st.Downloads, wire.Download{SHA256: c.SHA256, Region: c.Region, From: c.Source, Since: c.Claimed, Expired: !c.Live})
+	}
 	if s.d.ImportStatus != nil {
 		st.Import = s.d.ImportStatus()
 	}

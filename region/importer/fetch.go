@@ -1,12 +1,15 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"math/rand/v2"
 	"net/http"
-	"strconv"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,48 +26,186 @@ const BannerDiskSpace = "disk-space"
 // ErrNoSpace is returned when the store lacks room for what must be fetched.
 var ErrNoSpace = errors.New("not enough disk space")
 
-// fetchAll downloads every blob this region lacks that upstream serves,
-// then extracts bootloader archives.
-func (im *Importer) fetchAll(ctx context.Context) error {
-	wants, err := im.cfg.DB.Wanted(ctx, im.cfg.RegionID)
-	if err != nil {
-		return fmt.Errorf("list wanted files: %w", err)
-	}
-	var todo []db.Want
-	var total int64
-	for _, w := range wants {
-		if w.SourceURL != "" {
-			todo = append(todo, w)
-			total += w.Size
+// maxStall bounds how long converge waits for other regions without any
+// progress before giving up (the next import or sync tries again).
+const maxStall = 15 * time.Minute
+
+// converge fetches every blob this region lacks until it holds them all:
+// from a peer region that holds a complete copy when there is one,
+// otherwise from upstream after winning the blob's download claim, so each
+// upstream file is downloaded once across all regions; a blob claimed by
+// another region is waited for and then copied from it (or taken over when
+// the claim expires because its holder died). Bootloader archives held are
+// extracted. Blobs that fail verification are reported, not retried in the
+// same run.
+func (im *Importer) converge(ctx context.Context) error {
+	failed := map[digest.Digest]error{}
+	var failMu sync.Mutex // guards failed while downloads run
+	lastProgress := time.Now()
+	for {
+		wants, err := im.cfg.DB.Wanted(ctx, im.cfg.RegionID)
+		if err != nil {
+			return fmt.Errorf("list wanted files: %w", err)
+		}
+		var todo []db.Want
+		var total int64
+		for _, w := range wants {
+			if failed[w.SHA256] == nil {
+				todo = append(todo, w)
+				total += w.Size
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		im.setTotals(len(todo), total)
+		if err := im.checkSpace(ctx, total); err != nil {
+			return err
+		}
+		// Start at a different place on each region, so regions that import
+		// together claim different files first.
+		off := int(im.cfg.RegionID) * 7919 % len(todo)
+		todo = append(todo[off:], todo[:off]...)
+
+		var progressed, waiting atomic.Int64
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(im.cfg.Parallel)
+		for _, w := range todo {
+			g.Go(func() error {
+				ok, wait, err := im.obtain(gctx, w)
+				switch {
+				case err != nil:
+					failMu.Lock()
+					failed[w.SHA256] = err
+					failMu.Unlock()
+					if errors.Is(err, store.ErrNoSpace) {
+						return err // stop the others: the disk is full
+					}
+				case ok:
+					progressed.Add(1)
+				case wait:
+					waiting.Add(1)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			_ = im.raiseSpaceBanner(ctx, total)
+			return err
+		}
+		if err := im.extractBootloaders(ctx); err != nil {
+			return err
+		}
+		if progressed.Load() > 0 {
+			lastProgress = time.Now()
+			continue
+		}
+		if waiting.Load() == 0 {
+			break // nothing more can be had now
+		}
+		if time.Since(lastProgress) > maxStall {
+			return fmt.Errorf("waited %s for other regions' downloads without progress", maxStall)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(im.cfg.Poll):
 		}
 	}
-	im.setTotals(len(todo), total)
-	if err := im.checkSpace(ctx, total); err != nil {
-		return err
+	var errs []error
+	for _, err := range failed {
+		errs = append(errs, err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(im.cfg.Parallel)
-	errs := make([]error, len(todo))
-	for i, w := range todo {
-		g.Go(func() error {
-			errs[i] = im.fetchOne(gctx, w)
-			if errors.Is(errs[i], store.ErrNoSpace) {
-				return errs[i] // stop the others: the disk is full
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		_ = im.raiseSpaceBanner(ctx, total)
-		return err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := im.extractBootloaders(ctx); err != nil {
-		return err
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	return im.cfg.DB.ClearBanner(ctx, im.cfg.RegionID, BannerDiskSpace)
+}
+
+// obtain gets one blob: ok when stored now, wait when another region is
+// downloading it from upstream.
+func (im *Importer) obtain(ctx context.Context, w db.Want) (ok, wait bool, err error) {
+	holders, err := im.cfg.DB.Holders(ctx, w.SHA256, im.cfg.RegionID)
+	if err != nil {
+		return false, false, err
+	}
+	if len(holders) > 0 {
+		err := im.fromPeers(ctx, w, holders)
+		if err == nil || w.SourceURL == "" || ctx.Err() != nil || errors.Is(err, store.ErrNoSpace) {
+			return true, false, err
+		}
+		// No peer could serve it (all down?): fall back to upstream.
+		im.log.Warn("no peer could provide the file; trying upstream", "sha256", w.SHA256, "name", w.Name, "err", err)
+	}
+	if w.SourceURL == "" {
+		// Only extraction (of an archive held here or by a peer) makes it.
+		return false, false, nil
+	}
+	won, err := im.cfg.DB.Claim(ctx, im.cfg.RegionID, w.SHA256, w.SourceURL, im.cfg.ClaimTTL)
+	if err != nil || !won {
+		return false, !won, err
+	}
+	defer func() { _ = im.cfg.DB.ReleaseClaim(context.WithoutCancel(ctx), im.cfg.RegionID, w.SHA256) }()
+	// A claim is released only after its holder recorded the blob as held,
+	// so look again: the previous claimer may have just finished.
+	if fresh, err := im.cfg.DB.Holders(ctx, w.SHA256, im.cfg.RegionID); err != nil {
+		return false, false, err
+	} else if len(fresh) > len(holders) {
+		if err := im.fromPeers(ctx, w, fresh); err == nil || ctx.Err() != nil {
+			return true, false, err
+		}
+	}
+	// Renew the claim while downloading; losing it (this region stalled
+	// past the TTL and another took over) stops the download.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(im.cfg.ClaimTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-dctx.Done():
+				return
+			case <-t.C:
+				if err := im.cfg.DB.RenewClaim(dctx, im.cfg.RegionID, w.SHA256, im.cfg.ClaimTTL); errors.Is(err, db.ErrNotFound) {
+					im.log.Warn("lost download claim; another region took it over", "sha256", w.SHA256, "name", w.Name)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return true, false, im.fetch(dctx, w, w.SourceURL, nil, im.cfg.Retries, im.cfg.Metrics)
+}
+
+// fromPeers copies a blob from regions holding a complete copy: up to 5 of
+// them, live ones first in random order (spreading the load), the next one
+// after a failure. A peer gets one retry: another peer or upstream is a
+// better bet than waiting for one that is down.
+func (im *Importer) fromPeers(ctx context.Context, w db.Want, holders []db.Region) error {
+	rand.Shuffle(len(holders), func(i, j int) { holders[i], holders[j] = holders[j], holders[i] })
+	now, err := im.cfg.DB.Now(ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(holders, func(a, b db.Region) int {
+		return cmp.Compare(boolInt(now.Sub(a.LastHeartbeat) > im.cfg.Alive), boolInt(now.Sub(b.LastHeartbeat) > im.cfg.Alive))
+	})
+	holders = holders[:min(len(holders), 5)]
+	header := http.Header{"Authorization": {"Bearer " + im.cfg.Secret}}
+	var errs []error
+	for _, h := range holders {
+		err := im.fetch(ctx, w, h.URL+wire.PathBlobs+w.SHA256.String(), header, 1, nil)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		im.log.Warn("copy from peer failed; trying another", "sha256", w.SHA256, "peer", h.Name, "err", err)
+		errs = append(errs, fmt.Errorf("peer %s: %w", h.Name, err))
+	}
+	return errors.Join(errs...)
 }
 
 // checkSpace compares what the downloads need with the store's free space,
@@ -94,18 +235,17 @@ func (im *Importer) raiseSpaceBanner(ctx context.Context, need int64) error {
 	return fmt.Errorf("%w: %s", ErrNoSpace, msg)
 }
 
-// fetchOne downloads one blob from upstream into the store and records it.
-// An interrupted transfer is resumed from where it stopped; bytes that do
-// not match the metadata are refused and the item named.
-func (im *Importer) fetchOne(ctx context.Context, w db.Want) error {
-	progress := im.startTransfer(wire.Transfer{SHA256: w.SHA256, Name: w.Name, From: w.SourceURL, Size: w.Size})
-	blocks, err := Download(ctx, im.cfg.HTTP, im.cfg.Store, w.SHA256, w.Size, w.SourceURL, nil, im.cfg.Retries,
-		func(done int64) { progress(done, false) }, im.cfg.Metrics)
+// fetch downloads one blob from url into the store and records it.
+func (im *Importer) fetch(ctx context.Context, w db.Want, url string, header http.Header, retries int, m *Metrics) error {
+	progress := im.startTransfer(wire.Transfer{SHA256: w.SHA256, Name: w.Name, From: url, Size: w.Size})
+	blocks, err := Download(ctx, im.cfg.HTTP, im.cfg.Store, w.SHA256, w.Size, url, header, retries,
+		func(done int64) { progress(done, false) }, m)
 	if err != nil {
+		progress(0, true)
 		if errors.Is(err, store.ErrCorrupt) && im.cfg.Metrics != nil {
 			im.cfg.Metrics.refused.Inc()
 		}
-		return fmt.Errorf("%s (%s): %w", w.Name, w.SourceURL, err)
+		return fmt.Errorf("%s (%s): %w", w.Name, url, err)
 	}
 	if err := im.cfg.DB.SetBlockDigests(ctx, w.SHA256, digest.BlockSize, blocks); err != nil {
 		return err
@@ -114,123 +254,16 @@ func (im *Importer) fetchOne(ctx context.Context, w db.Want) error {
 		return err
 	}
 	progress(w.Size, true)
-	if m := im.cfg.Metrics; m != nil {
+	if m != nil {
 		m.files.Inc()
 	}
-	im.log.Info("stored", "sha256", w.SHA256, "name", w.Name, "size", w.Size)
+	im.log.Info("stored", "sha256", w.SHA256, "name", w.Name, "size", w.Size, "from", url)
 	return nil
 }
 
-// Download fetches url into the store as blob d of size bytes, resuming a
-// partial file with Range and retrying interrupted transfers. header, if
-// set, decorates each request (peer sync adds the shared secret). It
-// returns the block digests computed on the way in.
-func Download(ctx context.Context, hc *http.Client, st *store.Disk, d digest.Digest, size int64, url string,
-	header http.Header, retries int, progress func(done int64), m *Metrics) ([]digest.Digest, error) {
-	var lastErr error
-	for attempt := 0; attempt <= retries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(backoff(attempt)):
-			}
-			if m != nil {
-				m.resumes.Inc()
-			}
-		}
-		blocks, retry, err := downloadOnce(ctx, hc, st, d, size, url, header, progress, m)
-		if err == nil {
-			return blocks, nil
-		}
-		if !retry || ctx.Err() != nil {
-			return nil, err
-		}
-		lastErr = err
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	return nil, fmt.Errorf("gave up after %d attempts: %w", retries+1, lastErr)
-}
-
-func backoff(attempt int) time.Duration {
-	d := time.Duration(1<<min(attempt, 6)) * 250 * time.Millisecond
-	return min(d, 15*time.Second)
-}
-
-// downloadOnce makes one request. retry reports whether the failure was a
-// transfer problem worth resuming (not a verification failure).
-func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest.Digest, size int64, url string,
-	header http.Header, progress func(int64), m *Metrics) (blocks []digest.Digest, retry bool, err error) {
-	p, err := st.Begin(d, size)
-	if err != nil {
-		return nil, errors.Is(err, store.ErrBusy), err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = p.Abort() // keep what we have: the next attempt resumes from it
-		}
-	}()
-	off := p.Offset()
-	if off < size {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, false, err
-		}
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		if off > 0 {
-			req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, true, err
-		}
-		defer resp.Body.Close()
-		switch {
-		case off > 0 && resp.StatusCode == http.StatusOK:
-			// The server ignored Range: start again from byte 0.
-			if err := p.Discard(); err != nil {
-				return nil, true, err
-			}
-			committed = true // nothing left to abort
-			return nil, true, fmt.Errorf("server ignored Range; restarting")
-		case off > 0 && resp.StatusCode != http.StatusPartialContent:
-			return nil, resp.StatusCode >= 500, fmt.Errorf("GET %s (from byte %d): %s", url, off, resp.Status)
-		case off == 0 && resp.StatusCode != http.StatusOK:
-			return nil, resp.StatusCode >= 500 || resp.StatusCode == 429, fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		buf := make([]byte, 1<<20)
-		done := off
-		for {
-			n, rerr := resp.Body.Read(buf)
-			if n > 0 {
-				if _, err := p.Write(buf[:n]); err != nil {
-					return nil, !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrNoSpace), err
-				}
-				done += int64(n)
-				if m != nil {
-					m.bytes.Add(float64(n))
-				}
-				if progress != nil {
-					progress(done)
-				}
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return nil, true, fmt.Errorf("GET %s: after %d of %d bytes: %w", url, done, size, rerr)
-			}
-		}
-		if done < size {
-			return nil, true, fmt.Errorf("GET %s: body ended after %d of %d bytes", url, done, size)
-		}
-	}
-	committed = true
-	blocks, err = p.Commit()
-	if err != nil {
-		return nil, false, err
-	}
-	return blocks, false, nil
+	return 0
 }

@@ -38,6 +38,17 @@ type Config struct {
 	Reserve int64
 	// Metrics receives counters; nil for none.
 	Metrics *Metrics
+	// Secret authenticates copies from peer regions.
+	Secret string
+	// ClaimTTL is how long an upstream download claim lives without
+	// renewal (default 30s): a region that dies mid-download loses its
+	// claims after this, and another region takes the downloads over.
+	ClaimTTL time.Duration
+	// Alive is the heartbeat age within which a peer counts as up (default 60s).
+	Alive time.Duration
+	// Poll is how often Sync looks again while other regions download what
+	// it needs (default 1s).
+	Poll time.Duration
 }
 
 // Importer runs imports. Methods are safe for concurrent use.
@@ -73,11 +84,33 @@ func New(cfg Config) *Importer {
 	if cfg.Reserve == 0 {
 		cfg.Reserve = 100 << 20
 	}
+	if cfg.ClaimTTL <= 0 {
+		cfg.ClaimTTL = 30 * time.Second
+	}
+	if cfg.Alive <= 0 {
+		cfg.Alive = 60 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
 	return &Importer{cfg: cfg, log: cfg.Log, status: wire.ImportStatus{State: "idle"}}
 }
 
 // ErrBusy is returned by Start when an import is already running.
 var ErrBusy = errors.New("an import is already running")
+
+// Sync copies what this region lacks (from peers, or from upstream when no
+// region has it yet) without reading upstream metadata. It returns ErrBusy
+// if an import or sync is running.
+func (im *Importer) Sync(ctx context.Context) (err error) {
+	if !im.run.TryLock() {
+		return ErrBusy
+	}
+	defer im.run.Unlock()
+	im.begin("sync")
+	defer func() { im.finish(err) }()
+	return im.converge(ctx)
+}
 
 // Status returns a copy of the current progress.
 func (im *Importer) Status() wire.ImportStatus {
@@ -95,7 +128,7 @@ func (im *Importer) Run(ctx context.Context) (err error) {
 		return ErrBusy
 	}
 	defer im.run.Unlock()
-	im.begin()
+	im.begin("import")
 	defer func() { im.finish(err) }()
 	if m := im.cfg.Metrics; m != nil {
 		m.runs.Inc()
@@ -110,7 +143,7 @@ func (im *Importer) Run(ctx context.Context) (err error) {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	fetchErr := im.fetchAll(ctx)
+	fetchErr := im.converge(ctx)
 	err = errors.Join(metaErr, fetchErr)
 	if err == nil {
 		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond))
@@ -118,10 +151,10 @@ func (im *Importer) Run(ctx context.Context) (err error) {
 	return err
 }
 
-func (im *Importer) begin() {
+func (im *Importer) begin(kind string) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	im.status = wire.ImportStatus{State: "running", Started: time.Now(), Generation: im.status.Generation + 1}
+	im.status = wire.ImportStatus{State: "running", Kind: kind, Started: time.Now(), Generation: im.status.Generation + 1}
 }
 
 func (im *Importer) finish(err error) {

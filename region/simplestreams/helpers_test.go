@@ -135,7 +135,7 @@ const (
 	imagesID = "com.ubuntu.maas:stable:v3:download"
 	blID     = "com.ubuntu.maas:stable:1:bootloader-download"
 	jammyID  = "com.ubuntu.maas.stable:v3:boot:22.04:amd64:ga-22.04"
-	noblesID = "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04"
+	nobleID  = "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04"
 	grubID   = "com.ubuntu.maas.stable:1:grub-efi-signed:uefi:amd64"
 	pxeID    = "com.ubuntu.maas.stable:1:pxelinux:pxe:i386"
 )
@@ -171,7 +171,7 @@ func imagesDoc() obj {
 					"20250718.9":  jv("20250718.9"),
 				},
 			},
-			noblesID: obj{
+			nobleID: obj{
 				"arch": "amd64", "os": "ubuntu", "release": "noble", "version": "24.04",
 				"subarch": "ga-24.04", "kflavor": "generic", "label": "candidate",
 				"versions": obj{"20250801": obj{"items": obj{

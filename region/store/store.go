@@ -195,3 +195,15 @@ func (d *Disk) committed(dg digest.Digest, size int64) {
 	d.mu.Unlock()
 	d.m.committed()
 }
+
+// List returns the digests of every blob the store holds now (from its
+// in-memory index: no disk access).
+func (d *Disk) List() []digest.Digest {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]digest.Digest, 0, len(d.idx.sizes))
+	for dg := range d.idx.sizes {
+		out = append(out, dg)
+	}
+	return out
+}

@@ -95,7 +95,7 @@ func Build(s *db.Snapshot, alive time.Duration) Result {
 		for i, set := range sets {
 			st := wire.SetStatus{
 				Resource: set.Name, Architecture: set.Architecture, Version: set.Version, Label: set.Label,
-				Held: map[string]int64{},
+				Held: map[string]int64{}, Created: set.Created,
 			}
 			for _, f := range set.Files {
 				st.Size += f.Size

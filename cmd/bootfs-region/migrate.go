@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/bootfs/bootfs/migrate"
+	"github.com/bootfs/bootfs/region/db"
+	"github.com/bootfs/bootfs/region/pgembed"
+	"github.com/bootfs/bootfs/region/store"
+)
+
+func migrateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "move boot images out of a MAAS database (PostgreSQL large objects) onto this region's disk, once",
+		Description: "Reads the MAAS 3.4 (or 3.5) boot resource tables, records the resources in the region\n" +
+			"database and streams every large object into --storage, verifying each sha256. Only when\n" +
+			"everything is settled are the large objects deleted from the MAAS database (irreversible).\n" +
+			"Re-running after an interruption finishes the job. --dry-run prints the space estimate and\n" +
+			"the file list and changes nothing.\n\n" +
+			"The region database is --database-url, else the embedded one under --state-dir: started for\n" +
+			"the duration of the command, or, if `serve` is running on that state directory, reached\n" +
+			"through the port it listens on. Bootloader archives are extracted by the region's next\n" +
+			"import (`bootfs-region import`).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from-database", Required: true, EnvVars: []string{"BOOTFS_LEGACY_DATABASE_URL"},
+				Usage: "the MAAS database, e.g. postgres://maas:PASSWORD@localhost/maasdb"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the estimate and the file list; write nothing"},
+			&cli.StringFlag{Name: "storage", Value: "/var/lib/maas/image-storage", Usage: "directory of the file store"},
+			&cli.StringFlag{Name: "name", Usage: "region name the files are recorded as held by (default: host name)"},
+			&cli.StringFlag{Name: "database-url", EnvVars: []string{"BOOTFS_DATABASE_URL"},
+				Usage: "region PostgreSQL URL; without it the embedded PostgreSQL under --state-dir is used"},
+			&cli.StringFlag{Name: "state-dir", Value: "/var/lib/bootfs-region", Usage: "embedded PostgreSQL's directory"},
+			&cli.StringFlag{Name: "postgres-user", Usage: "OS user the embedded PostgreSQL runs as when started as root (default postgres)"},
+			&cli.IntFlag{Name: "chunk-size", Value: migrate.DefaultChunkSize, Usage: "bytes asked of the database per large object read"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		},
+		Action: runMigrate,
+	}
+}
+
+func runMigrate(c *cli.Context) error {
+	log, err := newLogger(c.String("log-level"), c.String("log-format"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := migrate.Options{From: c.String("from-database"), DryRun: c.Bool("dry-run"), Log: log, ChunkSize: c.Int("chunk-size")}
+	if o.DryRun {
+		// Nothing may be created: the store must already exist, and the
+		// region database is not needed.
+		if _, err := os.Stat(c.String("storage")); err != nil {
+			return fmt.Errorf("--dry-run needs an existing --storage directory: %w", err)
+		}
+	}
+	if o.Store, err = store.Open(store.Options{Dir: c.String("storage"), Log: log.With("component", "store")}); err != nil {
+		return err
+	}
+	if !o.DryRun {
+		d, closeDB, err := openRegionDB(ctx, c, log)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		o.DB = d
+		if o.RegionName, o.RegionID, err = regionID(ctx, d, c.String("name")); err != nil {
+			return err
+		}
+		bar := newMigrateBar(c.App.ErrWriter, log)
+		defer bar.finish()
+		o.Progress = bar.update
+	}
+	rep, err := migrate.Run(ctx, o)
+	if o.DryRun && rep != nil {
+		if rep.Plan == nil {
+			fmt.Fprintln(c.App.Writer, "nothing to migrate: the legacy database holds no boot file content")
+			return err
+		}
+		if _, werr := rep.Plan.WriteTo(c.App.Writer); werr != nil {
+			return errors.Join(err, werr)
+		}
+		return err
+	}
+	if rep != nil {
+		printMigrateReport(c.App.Writer, rep)
+	}
+	return err
+}
+
+// openRegionDB opens and migrates the region database: --database-url, or
+// the embedded server (started here, or the running region's).
+func openRegionDB(ctx context.Context, c *cli.Context, log *slog.Logger) (*db.DB, func(), error) {
+	dbURL := c.String("database-url")
+	closePG := func() {}
+	if dbURL == "" {
+		dir := c.String("state-dir")
+		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, User: c.String("postgres-user"), Log: log.With("component", "postgres")})
+		switch {
+		case errors.Is(err, pgembed.ErrRunning):
+			if dbURL, err = runningEmbeddedURL(dir); err != nil {
+				return nil, nil, err
+			}
+			log.Info("using the embedded PostgreSQL of the region running on this state directory", "state_dir", dir)
+		case err != nil:
+			return nil, nil, fmt.Errorf("start embedded PostgreSQL in %s: %w", dir, err)
+		default:
+			dbURL = pg.URL()
+			closePG = func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := pg.Stop(sctx); err != nil {
+					log.Warn("stop embedded PostgreSQL", "err", err)
+				}
+			}
+		}
+	}
+	d, err := db.Open(ctx, dbURL)
+	if err != nil {
+		closePG()
+		return nil, nil, err
+	}
+	if _, _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		closePG()
+		return nil, nil, err
+	}
+	return d, func() { d.Close(); closePG() }, nil
+}
+
+// runningEmbeddedURL is the URL of the embedded PostgreSQL a running
+// `serve` started on dir: the port it chose is remembered in dir/pgport,
+// and it trusts local connections as its superuser (see region/pgembed).
+func runningEmbeddedURL(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "pgport"))
+	if err != nil {
+		return "", fmt.Errorf("a region is running on %s but its port is unknown: %w", dir, err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", fmt.Errorf("a region is running on %s but %s/pgport is unreadable: %w", dir, dir, err)
+	}
+	u := url.URL{Scheme: "postgres", User: url.User(pgembed.Superuser), Host: "127.0.0.1:" + strconv.Itoa(port),
+		Path: "/bootfs", RawQuery: "sslmode=disable"}
+	return u.String(), nil
+}
+
+// regionID finds the region called name (default: the host name),
+// registering it (with no URL yet; `serve` sets it) if it is new. An
+// existing region's URL is left alone.
+func regionID(ctx context.Context, d *db.DB, name string) (string, int64, error) {
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return "", 0, errors.New("the host name is unknown: pass --name")
+		}
+		name = h
+	}
+	regions, err := d.Regions(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	for _, r := range regions {
+		if r.Name == name {
+			return name, r.ID, nil
+		}
+	}
+	id, err := d.RegisterRegion(ctx, name, "")
+	return name, id, err
+}
+
+func printMigrateReport(w io.Writer, rep *migrate.Report) {
+	if rep.Plan == nil {
+		fmt.Fprintln(w, "nothing to migrate: the legacy database holds no boot file content")
+		return
+	}
+	fmt.Fprintf(w, "recorded %d sets (%d files); migrated %d contents, %d already on disk\n",
+		rep.Sets, rep.Files, rep.Migrated, rep.Skipped)
+	if rep.ExportTime > 0 {
+		fmt.Fprintf(w, "exported %d bytes in %.3fs (%s/s)\n", rep.Bytes, rep.ExportTime.Seconds(),
+			migrate.HumanBytes(int64(float64(rep.Bytes)/rep.ExportTime.Seconds())))
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "not migrated (%s): %s: %s\n", p.Kind, strings.Join(p.File.Names, ", "), p.Reason)
+	}
+	if rep.Removed > 0 {
+		fmt.Fprintf(w, "deleted %d largefiles and their large objects from the MAAS database\n", rep.Removed)
+		fmt.Fprintln(w, "bootloader archives are extracted by the region's next import (bootfs-region import)")
+	}
+}
+
+// migrateBar shows a migration's progress: a bar on a terminal, else a log
+// line every 10 seconds and at the end.
+type migrateBar struct {
+	w    io.Writer
+	log  *slog.Logger
+	tty  bool
+	bar  *progressbar.ProgressBar
+	last time.Time
+}
+
+func newMigrateBar(w io.Writer, log *slog.Logger) *migrateBar {
+	b := &migrateBar{w: w, log: log, last: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		b.tty = term.IsTerminal(int(f.Fd()))
+	}
+	return b
+}
+
+func (b *migrateBar) update(p migrate.Progress) {
+	if !b.tty {
+		if time.Since(b.last) >= 10*time.Second || (p.FilesTotal > 0 && p.FilesDone == p.FilesTotal) {
+			b.log.Info(p.String())
+			b.last = time.Now()
+		}
+		return
+	}
+	if b.bar == nil {
+		b.bar = progressbar.NewOptions64(max(p.BytesTotal, 1), progressbar.OptionSetWriter(b.w),
+			progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30), progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetDescription("migrating"))
+	}
+	_ = b.bar.Set64(p.BytesDone)
+	b.bar.Describe(fmt.Sprintf("migrating %d/%d files", p.FilesDone, p.FilesTotal))
+}
+
+func (b *migrateBar) finish() {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
+}

@@ -1,0 +1,104 @@
+// Command bootfs mounts a rack's boot tree: a read-only FUSE file system
+// showing the regions' boot images, whose bytes are fetched block by block
+// from the regions, verified, and kept in an on-disk LRU cache. Stock
+// tftpd-hpa and nginx serve the mount to PXE-booting machines.
+//
+// The mount form follows mount.fuse3's calling convention, so an fstab line
+// of type fuse.bootfs works with mount(8):
+//
+//	bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]
+//
+// The other commands (status, warm) talk to a running mount.
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/urfave/cli/v2"
+)
+
+// appCommands are the words that select the command-line app rather than
+// the mount form.
+var appCommands = []string{"status", "warm", "mount", "help", "h", "--help", "-h", "--version", "-v"}
+
+func main() {
+	args := os.Args
+	var err error
+	if len(args) > 1 && !slices.Contains(appCommands, args[1]) {
+		err = mountMain(args[1:])
+	} else {
+		err = newApp().Run(args)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bootfs: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:            "bootfs",
+		Usage:           "mount a rack's boot tree from bootfs regions, with a verified block cache",
+		UsageText:       "bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]\nbootfs status MOUNTPOINT [--json]\nbootfs warm MOUNTPOINT PATH...",
+		Description:     mountHelp,
+		Version:         version,
+		HideHelpCommand: true,
+		Commands:        []*cli.Command{mountCommand(), statusCommand(), warmCommand()},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:            "mount",
+		Usage:           "mount the boot tree (the same as the bare form)",
+		ArgsUsage:       "SOURCE MOUNTPOINT [-o OPTIONS] [-f]",
+		Description:     mountHelp,
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			return mountMain(c.Args().Slice())
+		},
+	}
+}
+
+const mountHelp = `Mounting:
+
+   bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]
+
+   SOURCE is a comma-separated list of region URLs, e.g.
+   http://10.0.0.2:5240,http://10.0.0.3:5240. MOUNTPOINT must exist. Without
+   -f the command returns once the mount is ready and serving, leaving a
+   background process that serves it (logging to log_file, else to syslog);
+   with -f it serves in the foreground, logging to stderr (-d: -f plus FUSE
+   debug logging). umount, fusermount3 -u or SIGTERM unmount it cleanly. The
+   mount is read-only: writes, creates and renames fail with EROFS.
+
+   fstab (mount(8) runs mount.fuse3, which runs "bootfs SOURCE MOUNTPOINT -o ..."):
+
+   http://10.0.0.2:5240,http://10.0.0.3:5240  /var/lib/maas/boot  fuse.bootfs  ro,allow_other,_netdev,cache_size=4G,cache_dir=/var/cache/bootfs,secret_file=/var/lib/maas/secret  0 0
+
+Options (-o, comma-separated):
+
+   cache_size=SIZE      bytes of blocks kept on disk (default 4G; K, M, G, T suffixes)
+   cache_dir=DIR        block cache directory (default /var/cache/bootfs)
+   secret_file=FILE     the regions' shared secret (default /var/lib/maas/secret)
+   allow_other          let other users read the mount (tftpd-hpa and nginx need it)
+   metrics=ADDR         serve Prometheus metrics at http://ADDR/metrics (default off)
+   readahead=N          blocks (1 MiB) fetched ahead of a sequential reader (default 8; 0 off)
+   max_fetches=N        concurrent block fetches from regions (default 16)
+   kernel_readahead=SIZE  the kernel's readahead on the mount (default: the kernel's)
+   tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
+   verify_cache         re-check the sha256 of every block read from the disk cache
+   log_level=LEVEL      debug, info, warn or error (default info)
+   log_file=FILE        append the log to FILE
+   fsname=NAME          source shown in /proc/mounts (default SOURCE)
+   debug                log every FUSE request (and log_level=debug)
+
+   Accepted and ignored: ro, defaults, auto, noauto, user, nouser, users, _netdev,
+   nofail, dev, nodev, suid, nosuid, exec, noexec, atime options, x-* (x-systemd.*)
+   and comment=. rw is an error. Any other option is an error, reported before
+   anything is mounted.`

@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+// testConcurrentColdReaders: 50 readers of one cold file through the mount
+// make the region serve each block once, and the file's bytes once in all:
+// counted by a proxy in front of the region (per Range request) and by the
+// region's own metrics.
+func (g *rig) testConcurrentColdReaders(t *testing.T) {
+	p := newProxy(t, g.regions[0].URL())
+	m := g.mount(t, mountSpec{source: p.URL()})
+	e := g.mustEntry(t, big2Path)
+	regionBefore := g.regionBlobBytes(t, 0)
+
+	const readers = 50
+	var wg sync.WaitGroup
+	errs := make([]error, readers)
+	for i := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := os.ReadFile(m.path(big2Path))
+			switch {
+			case err != nil:
+				errs[i] = err
+			case digest.Of(b) != e.SHA256:
+				errs[i] = fmt.Errorf("reader %d: %d bytes with the wrong sha256", i, len(b))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+
+	ranges := p.rangesOf(e.SHA256.String())
+	blocks := digest.BlockCount(e.Size, digest.BlockSize)
+	for i := range blocks {
+		lo := i * digest.BlockSize
+		hi := min(lo+digest.BlockSize, e.Size) - 1
+		if n := ranges[fmt.Sprintf("bytes=%d-%d", lo, hi)]; n != 1 {
+			t.Errorf("block %d was fetched %d times", i, n)
+		}
+	}
+	if len(ranges) != int(blocks) {
+		t.Errorf("%d distinct Range requests for %d blocks: %v", len(ranges), blocks, ranges)
+	}
+	if got := p.blob(); got != e.Size {
+		t.Errorf("the proxy passed %d blob bytes for a %d-byte file", got, e.Size)
+	}
+	if got := g.regionBlobBytes(t, 0) - regionBefore; got != e.Size {
+		t.Errorf("region1 sent %d blob bytes for a %d-byte file (its metrics)", got, e.Size)
+	}
+}
+
+// testCorruptBlock: a byte flipped in one region's stored copy never reaches
+// a reader. Alone, that region makes reads of the block fail with EIO (the
+// other blocks read fine); with a healthy region beside it, the read
+// completes with the right bytes from there.
+func (g *rig) testCorruptBlock(t *testing.T) {
+	e := g.mustEntry(t, big2Path)
+	want := g.want(t, big2Path)
+	const bad = 3 // the corrupted block
+	off := int64(bad)*digest.BlockSize + 12345
+	store := filepath.Join(g.regions[1].Storage, e.SHA256.String())
+	writeByte := func(b byte) {
+		f, err := os.OpenFile(store, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte{b}, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeByte(want[off] ^ 0x40)
+	t.Cleanup(func() { writeByte(want[off]) })
+
+	// region2 alone: the corrupt block cannot be read; the others can.
+	m := g.mount(t, mountSpec{source: g.regions[1].URL()})
+	f, err := os.Open(m.path(big2Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, digest.BlockSize)
+	for i := int64(0); i < digest.BlockCount(e.Size, digest.BlockSize); i++ {
+		n, err := f.ReadAt(buf, i*digest.BlockSize)
+		if i == bad {
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("read of the corrupt block: %d bytes, %v; want EIO", n, err)
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			t.Fatalf("read block %d: %v", i, err)
+		}
+		sameBytes(t, fmt.Sprintf("block %d", i), buf[:n], want[i*digest.BlockSize:i*digest.BlockSize+int64(n)])
+	}
+	if st := m.regionStatus(t, g.regions[1].URL()); st.VerifyFailures == 0 {
+		t.Errorf("region2 status shows no verification failure: %+v", st)
+	}
+	if st := m.status(t); st.Cache.Blocks != int(digest.BlockCount(e.Size, digest.BlockSize))-1 {
+		t.Errorf("cache holds %d blocks, want all but the corrupt one", st.Cache.Blocks)
+	}
+
+	// region2 first, region1 as well: the read completes, right.
+	m2 := g.mount(t, mountSpec{source: g.regions[1].URL() + "," + g.regions[0].URL()})
+	sameBytes(t, "read with a healthy region", readFile(t, m2.path(big2Path)), want)
+	if st := m2.regionStatus(t, g.regions[1].URL()); st.VerifyFailures == 0 {
+		t.Logf("region2 was not asked for the corrupt block this time (region1 measured faster)")
+	}
+}
+
+// testSmallCache: with cache_size smaller than the files read, the cache
+// stays within its limit (on disk too) and every read is still right.
+func (g *rig) testSmallCache(t *testing.T) {
+	const limit = 8 << 20
+	m := g.mount(t, mountSpec{opts: []string{"cache_size=8M"}})
+	for range 2 {
+		for _, p := range []string{bigPath, big2Path, kernelPath} {
+			sameBytes(t, p, readFile(t, m.path(p)), g.want(t, p))
+			if st := m.status(t); st.Cache.Used > limit || st.Cache.Limit != limit {
+				t.Fatalf("cache uses %d bytes of %d (limit %d)", st.Cache.Used, st.Cache.Limit, limit)
+			}
+		}
+		// The second round reads through a fresh page cache.
+		dropPageCache(t, m.path(bigPath), m.path(big2Path), m.path(kernelPath))
+	}
+	st := m.status(t)
+	var once int64
+	for _, p := range []string{bigPath, big2Path, kernelPath} {
+		once += digest.BlockCount(g.mustEntry(t, p).Size, digest.BlockSize)
+	}
+	if st.Cache.Evictions == 0 || st.Reads.Fetches <= once {
+		t.Errorf("cache %+v, reads %+v: expected evictions and refetches", st.Cache, st.Reads)
+	}
+	if du := dirBytes(t, filepath.Join(m.cacheDir, "blocks")); du > limit {
+		t.Errorf("the cache's blocks take %d bytes on disk, limit %d", du, limit)
+	}
+}
+
+// testRemount: a second mount of the same cache directory serves what the
+// first one cached without asking any region for a byte.
+func (g *rig) testRemount(t *testing.T) {
+	p := newProxy(t, g.regions[0].URL())
+	m := g.mount(t, mountSpec{source: p.URL()})
+	files := []string{kernelPath, initrdPath, bigPath, loaderPath}
+	for _, f := range files {
+		sameBytes(t, f, readFile(t, m.path(f)), g.want(t, f))
+	}
+	fetched := p.blob()
+	if fetched == 0 {
+		t.Fatal("the first mount fetched nothing")
+	}
+	m.unmount(t)
+
+	m2 := g.mount(t, mountSpec{source: p.URL(), cacheDir: m.cacheDir})
+	for _, f := range files {
+		sameBytes(t, f+" after remount", readFile(t, m2.path(f)), g.want(t, f))
+	}
+	if got := p.blob() - fetched; got != 0 {
+		t.Errorf("the remount fetched %d more blob bytes", got)
+	}
+	st := m2.status(t)
+	if st.Reads.Fetches != 0 || st.Reads.BlockHits == 0 {
+		t.Errorf("after remount: %d fetches, %d block hits", st.Reads.Fetches, st.Reads.BlockHits)
+	}
+}
+
+// testRegionKilled: the host of region1 dies (its connections cut, then the
+// region stopped) while a file is being read from it; the read completes
+// from region2 with the right bytes. It stops region1: it runs last.
+func (g *rig) testRegionKilled(t *testing.T) {
+	pa, pb := newProxy(t, g.regions[0].URL()), newProxy(t, g.regions[1].URL())
+	// Slow both so that the read is surely in progress when region1 dies.
+	pa.bytesPerSec.Store(1 << 20)
+	pb.bytesPerSec.Store(1 << 20)
+	m := g.mount(t, mountSpec{source: pa.URL() + "," + pb.URL()})
+	e := g.mustEntry(t, bigPath)
+
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := os.ReadFile(m.path(bigPath))
+		done <- result{b, err}
+	}()
+	// Wait until region1 has delivered a few whole blocks (more are on the
+	// way: the reader fetches several blocks ahead).
+	deadline := time.Now().Add(30 * time.Second)
+	for m.regionStatus(t, pa.URL()).BytesFetched < 3*digest.BlockSize {
+		if time.Now().After(deadline) {
+			t.Fatalf("region1 served only %d bytes in 30s", pa.blob())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pa.kill()
+	g.regions[0].Stop()
+	pb.bytesPerSec.Store(0)
+	killedAt := pa.blob()
+
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the read did not complete after region1 died")
+	}
+	if r.err != nil {
+		t.Fatalf("read with region1 dead: %v", r.err)
+	}
+	sameBytes(t, "read across the region's death", r.b, g.want(t, bigPath))
+	if killedAt >= e.Size {
+		t.Fatalf("region1 had served all %d bytes before it died: the test proved nothing", killedAt)
+	}
+	ra, rb := m.regionStatus(t, pa.URL()), m.regionStatus(t, pb.URL())
+	if ra.Errors == 0 || rb.BytesFetched == 0 {
+		t.Errorf("region1 %+v, region2 %+v: expected errors from region1 and bytes from region2", ra, rb)
+	}
+	t.Logf("region1 served %d bytes before dying, region2 %d bytes", ra.BytesFetched, rb.BytesFetched)
+}
+
+// dropPageCache drops the kernel's cached pages of files.
+func dropPageCache(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+		f.Close()
+	}
+}
+
+// dirBytes sums the sizes of the regular files below dir.
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
