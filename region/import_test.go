@@ -129,7 +129,14 @@ func assertStoreVerified(t *testing.T, dir string) int {
 		if _, err := digest.Parse(e.Name()); err != nil || !e.Type().IsRegular() {
 			continue
 		}
-		if got := fileSHA(t, filepath.Join(dir, e.Name())); got != e.Name() {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // cleaned up (an old set's file) since the listing
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := digest.Of(b); got.String() != e.Name() {
 			t.Errorf("stored file %s hashes to %s", e.Name(), got)
 		}
 		n++

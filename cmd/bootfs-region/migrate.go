@@ -99,7 +99,7 @@ func runMigrate(c *cli.Context) error {
 		}
 		return err
 	}
-	if rep != nil {
+	if rep != nil && (err == nil || rep.Migrated+rep.Skipped+len(rep.Problems) > 0) {
 		printMigrateReport(c.App.Writer, rep)
 	}
 	return err

@@ -83,7 +83,7 @@ func (g *rig) newMountDirs(t *testing.T, cacheDir string) *bootfsMount {
 // options returns the -o list every test mount uses, plus more.
 func (m *bootfsMount) options(more ...string) string {
 	return strings.Join(append([]string{"ro", "allow_other", "secret_file=" + m.g.secretFile,
-		"cache_dir=" + m.cacheDir, "log_file=" + m.logFile, "log_level=debug", "tree_wait=5s"}, more...), ",")
+		"cache_dir=" + m.cacheDir, "log_file=" + m.logFile, "log_level=" + m.g.logLevel(), "tree_wait=5s"}, more...), ",")
 }
 
 // run runs the bootfs binary with args; its stderr goes to a file, never a

@@ -42,6 +42,14 @@ type rig struct {
 	secretFile string
 	tree       wire.Tree
 	marker     string // sha256 the test initrd's /init prints
+	quiet      bool   // mounts log at info level (benchmarks), not debug
+}
+
+func (g *rig) logLevel() string {
+	if g.quiet {
+		return "info"
+	}
+	return "debug"
 }
 
 // newRig builds the rig; it is torn down when t ends.

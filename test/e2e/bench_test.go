@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pgtest"
+	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/internal/wire"
+)
+
+// Files the benchmarks read (dev mirror at scale 1.3: jammy's squashfs is
+// about 1.1 GiB, bionic's about 0.7 GiB; all files together about 4.3 GiB,
+// more than the default 4 GiB cache).
+const (
+	benchScale  = 1.3
+	benchBig    = "ubuntu/amd64/ga-22.04/jammy/stable/squashfs"
+	benchShared = "ubuntu/amd64/ga-18.04/bionic/stable/squashfs"
+	benchKernel = "ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"
+)
+
+// TestBench measures the rack against its baselines, side by side in one
+// run, and prints a table (scripts/bench-rack.sh runs it). It is opt-in:
+// it writes about 14 GB and takes a few minutes.
+func TestBench(t *testing.T) {
+	if os.Getenv("BOOTFS_BENCH") == "" {
+		t.Skip("benchmarks are opt-in: BOOTFS_BENCH=1 (scripts/bench-rack.sh)")
+	}
+	requireRoot(t)
+	g := newBenchRig(t)
+	var rows [][]string
+	row := func(cols ...string) {
+		rows = append(rows, cols)
+		t.Logf("%s", strings.Join(cols, " | "))
+	}
+	g.benchColdRead(t, row)
+	g.benchConcurrentReaders(t, row)
+	g.benchTFTP(t, row)
+	g.benchFullCacheRSS(t, row)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nrack benchmarks, %s, %d CPUs, %s, %s\n\n", hostInfo(), runtime.NumCPU(), kernelRelease(), time.Now().UTC().Format(time.RFC3339))
+	b.WriteString("| measure | bootfs | baseline | ratio | target |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	fmt.Print(b.String())
+}
+
+// newBenchRig is a rig with one region holding a large synthetic mirror
+// (bootloaders real, images synthetic) and a bootfs built without -race.
+func newBenchRig(t *testing.T) *rig {
+	t.Helper()
+	g := &rig{repo: moduleRoot(t), quiet: true}
+	bin := filepath.Join(t.TempDir(), "bootfs")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bootfs")
+	cmd.Dir = g.repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	g.bin = bin
+	start := time.Now()
+	g.mirror = regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: benchScale,
+		Releases: []string{"bionic", "focal", "jammy", "noble"}})
+	r := regiontest.StartRegion(t, regiontest.Options{Name: "region1", DatabaseURL: pgtest.NewDatabase(t)})
+	r.AddSource(t, g.mirror)
+	if err := r.ImportNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.regions[0], g.regions[1] = r, r
+	g.secretFile = r.SecretFile
+	g.tree = r.Tree(t)
+	t.Logf("bench rig: %d files, %.1f GiB, ready in %s", len(g.tree.Files), float64(g.mirror.Bytes)/(1<<30), time.Since(start).Round(time.Second))
+	return g
+}
+
+// readAll reads path sequentially with 1 MiB reads and returns the time.
+func readAll(t *testing.T, path string) (time.Duration, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return time.Since(start), n
+}
+
+// curlTime downloads a blob from the region with curl and returns the time.
+func (g *rig) curlTime(t *testing.T, sha digest.Digest) time.Duration {
+	t.Helper()
+	out, err := exec.Command("curl", "-sS", "-o", "/dev/null", "-w", "%{time_total} %{size_download}",
+		"-H", "Authorization: Bearer "+g.regions[0].Secret, g.regions[0].URL()+wire.PathBlobs+sha.String()).Output()
+	if err != nil {
+		t.Fatalf("curl: %v", err)
+	}
+	f := strings.Fields(string(out))
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+func mbps(n int64, d time.Duration) string {
+	return fmt.Sprintf("%.0f MB/s", float64(n)/d.Seconds()/1e6)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// benchColdRead: a cold sequential read of a ~1.1 GiB file through a fresh
+// mount against curl of the same file from the same region; then, after a
+// remount (the mount's page cache gone), the read from the rack's disk
+// cache against reading the region's local copy of the file.
+func (g *rig) benchColdRead(t *testing.T, row func(...string)) {
+	e := g.mustEntry(t, benchBig)
+	local := filepath.Join(g.regions[0].Storage, e.SHA256.String())
+	readAll(t, local) // the region serves from the page cache; so does the baseline
+	var cold, curl []time.Duration
+	var last *bootfsMount
+	for i := range 3 {
+		curl = append(curl, g.curlTime(t, e.SHA256))
+		m := g.mount(t, mountSpec{source: g.regions[0].URL()})
+		d, n := readAll(t, m.path(benchBig))
+		if n != e.Size {
+			t.Fatalf("read %d of %d bytes", n, e.Size)
+		}
+		cold = append(cold, d)
+		if i < 2 {
+			m.unmount(t)
+			os.RemoveAll(m.cacheDir)
+		}
+		last = m
+	}
+	c, k := median(cold), median(curl)
+	row(fmt.Sprintf("cold sequential read, %.2f GiB (median of 3)", float64(e.Size)/(1<<30)),
+		fmt.Sprintf("%s (%s)", c.Round(time.Millisecond), mbps(e.Size, c)),
+		fmt.Sprintf("curl from the region %s (%s)", k.Round(time.Millisecond), mbps(e.Size, k)),
+		fmt.Sprintf("%.2f", k.Seconds()/c.Seconds()), ">= 0.9")
+
+	last.unmount(t)
+	var warm, loc []time.Duration
+	for range 3 {
+		m := g.mount(t, mountSpec{source: g.regions[0].URL(), cacheDir: last.cacheDir})
+		d, _ := readAll(t, m.path(benchBig))
+		warm = append(warm, d)
+		if st := m.status(t); st.Reads.Fetches != 0 {
+			t.Errorf("the warm read fetched %d blocks", st.Reads.Fetches)
+		}
+		m.unmount(t)
+		d, _ = readAll(t, local)
+		loc = append(loc, d)
+	}
+	w, l := median(warm), median(loc)
+	row("warm read from the disk cache after a remount (median of 3)",
+		fmt.Sprintf("%s (%s)", w.Round(time.Millisecond), mbps(e.Size, w)),
+		fmt.Sprintf("local file %s (%s)", l.Round(time.Millisecond), mbps(e.Size, l)),
+		fmt.Sprintf("%.2f", l.Seconds()/w.Seconds()), ">= 0.8")
+	os.RemoveAll(last.cacheDir)
+}
+
+// benchConcurrentReaders: 100 concurrent cold readers of one file against
+// one reader alone: the bytes the region sent, and the wall time.
+func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
+	e := g.mustEntry(t, benchShared)
+	readers := func(n int) (time.Duration, int64) {
+		m := g.mount(t, mountSpec{source: g.regions[0].URL()})
+		before := g.regionBlobBytes(t, 0)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, got := readAll(t, m.path(benchShared)); got != e.Size {
+					t.Errorf("read %d of %d bytes", got, e.Size)
+				}
+			}()
+		}
+		wg.Wait()
+		d := time.Since(start)
+		sent := g.regionBlobBytes(t, 0) - before
+		m.unmount(t)
+		os.RemoveAll(m.cacheDir)
+		return d, sent
+	}
+	one, _ := readers(1)
+	many, sent := readers(100)
+	row(fmt.Sprintf("100 concurrent cold readers of one %.2f GiB file: region bytes / file size", float64(e.Size)/(1<<30)),
+		fmt.Sprintf("%d bytes sent", sent), fmt.Sprintf("%d bytes", e.Size),
+		fmt.Sprintf("%.3f", float64(sent)/float64(e.Size)), "<= 1.05")
+	row("100 concurrent cold readers: wall time / one reader alone",
+		many.Round(time.Millisecond).String(), "one reader "+one.Round(time.Millisecond).String(),
+		fmt.Sprintf("%.2f", many.Seconds()/one.Seconds()), "<= 1.5")
+}
+
+// benchTFTP: tftpd-hpa serving a kernel from the mount (its blocks cached)
+// against tftpd-hpa serving the same file from a local directory, 20
+// concurrent pin/tftp clients with 1468-byte blocks, twice each.
+func (g *rig) benchTFTP(t *testing.T, row func(...string)) {
+	e := g.mustEntry(t, benchKernel)
+	localDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(localDir, filepath.Dir(benchKernel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(g.regions[0].Storage, e.SHA256.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(localDir, benchKernel), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := g.mount(t, mountSpec{source: g.regions[0].URL()})
+	readAll(t, m.path(benchKernel)) // cache it
+	localAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	mountAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	startTFTPD(t, g, "", localDir, localAddr)
+	startTFTPD(t, g, "", m.dir, mountAddr)
+	waitTFTP(t, localAddr, benchKernel)
+	waitTFTP(t, mountAddr, benchKernel)
+
+	const clients = 20
+	round := func(addr string) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := tftpGet(addr, benchKernel, 1468)
+				if err != nil || int64(len(b)) != e.Size {
+					t.Errorf("tftp %s: %d bytes, %v", addr, len(b), err)
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	var loc, mnt []time.Duration
+	for range 2 {
+		loc = append(loc, round(localAddr))
+		mnt = append(mnt, round(mountAddr))
+	}
+	l, w := slices.Min(loc), slices.Min(mnt)
+	total := int64(clients) * e.Size
+	row(fmt.Sprintf("tftpd-hpa, 20 concurrent clients x %.1f MiB (best of 2)", float64(e.Size)/(1<<20)),
+		fmt.Sprintf("from the mount %s (%s)", w.Round(time.Millisecond), mbps(total, w)),
+		fmt.Sprintf("local directory %s (%s)", l.Round(time.Millisecond), mbps(total, l)),
+		fmt.Sprintf("%.2f", l.Seconds()/w.Seconds()), ">= 0.9")
+}
+
+// benchFullCacheRSS: the bootfs process's memory after every file of the
+// tree (more than 4 GiB) was read through a mount with the default 4 GiB
+// cache.
+func (g *rig) benchFullCacheRSS(t *testing.T, row func(...string)) {
+	m := g.mount(t, mountSpec{source: g.regions[0].URL(), opts: []string{"cache_size=4G"}})
+	var total int64
+	seen := map[digest.Digest]bool{}
+	for _, f := range g.tree.Files {
+		if seen[f.SHA256] {
+			continue
+		}
+		seen[f.SHA256] = true
+		_, n := readAll(t, m.path(f.Path))
+		total += n
+	}
+	st := m.status(t)
+	pid := daemonPID(m.dir)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) string {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, name+":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return "?"
+	}
+	rss, _ := strconv.ParseInt(strings.TrimSuffix(field("VmRSS"), " kB"), 10, 64)
+	row(fmt.Sprintf("bootfs RSS, cache full (%.2f of %.2f GiB used, %d evictions, %.2f GiB read)",
+		float64(st.Cache.Used)/(1<<30), float64(st.Cache.Limit)/(1<<30), st.Cache.Evictions, float64(total)/(1<<30)),
+		fmt.Sprintf("RSS %.1f MiB (peak %s)", float64(rss)/1024, field("VmHWM")), "-", "-", "<= 100 MiB")
+	if st.Cache.Evictions == 0 {
+		t.Errorf("the cache never filled: %+v", st.Cache)
+	}
+	os.RemoveAll(m.cacheDir)
+}
+
+func hostInfo() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func kernelRelease() string {
+	out, _ := exec.Command("uname", "-r").Output()
+	return "Linux " + strings.TrimSpace(string(out))
+}
