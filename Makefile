@@ -35,7 +35,7 @@ test: deps
 vet:
 	$(GO) vet $(PKGS)
 
-bench:
+bench: deps build
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
 	else echo "bench: scripts/bench.sh does not exist yet" >&2; exit 1; fi
 

@@ -72,7 +72,7 @@ func TestStartupReconcile(t *testing.T) {
 	}
 }
 
-func mustWrite(t *testing.T, path, s string) {
+func mustWrite(t testing.TB, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)

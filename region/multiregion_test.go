@@ -21,7 +21,7 @@ import (
 )
 
 // cluster starts n regions sharing one database and secret.
-func cluster(t *testing.T, n int, storage func(i int) string, cfg func(*region.Config)) []*regiontest.Region {
+func cluster(t testing.TB, n int, storage func(i int) string, cfg func(*region.Config)) []*regiontest.Region {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	secret := filepath.Join(t.TempDir(), "secret")
@@ -44,7 +44,7 @@ func fastClaims(c *region.Config) {
 
 // importAll runs an import on every region at once, as `bootfs-region
 // import` asks every live region.
-func importAll(t *testing.T, rs []*regiontest.Region) {
+func importAll(t testing.TB, rs []*regiontest.Region) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(rs))
@@ -64,7 +64,7 @@ func importAll(t *testing.T, rs []*regiontest.Region) {
 }
 
 // converged waits until every file of every set is held by every region.
-func converged(t *testing.T, rs []*regiontest.Region, timeout time.Duration) {
+func converged(t testing.TB, rs []*regiontest.Region, timeout time.Duration) {
 	t.Helper()
 	regiontest.Eventually(t, timeout, "every region to hold every file", func() bool {
 		ctx := context.Background()
@@ -82,7 +82,7 @@ func converged(t *testing.T, rs []*regiontest.Region, timeout time.Duration) {
 
 // upstreamItemBytes sums the distinct contents of the mirror's item files
 // of importable types (not metadata, keyrings or manifests).
-func upstreamItemBytes(t *testing.T, root string) int64 {
+func upstreamItemBytes(t testing.TB, root string) int64 {
 	t.Helper()
 	seen := map[[32]byte]bool{}
 	var total int64
@@ -245,3 +245,9 @@ func TestNewVersionOnlyWhenLastRegionHasIt(t *testing.T) {
 		return true
 	})
 }
+
+func clusterB(b *testing.B, n int) []*regiontest.Region {
+	return cluster(b, n, nil, func(c *region.Config) { c.SyncInterval = time.Second })
+}
+func importAllB(b *testing.B, rs []*regiontest.Region)   { importAll(b, rs) }
+func upstreamItemBytesB(b *testing.B, root string) int64 { return upstreamItemBytes(b, root) }

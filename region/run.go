@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/httpapi"
 	"github.com/bootfs/bootfs/region/importer"
@@ -96,6 +97,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Log: r.log.With("component", "import"), Metrics: importer.NewMetrics(r.registry),
 		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
+	r.registerImportGauges()
 	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, 10*time.Second)
 	if err := r.tree.Refresh(ctx); err != nil {
 		return nil, err
@@ -255,4 +257,22 @@ func defaultURL(a *net.TCPAddr) string {
 		}
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// registerImportGauges exposes the import's progress as Prometheus gauges.
+func (r *Region) registerImportGauges() {
+	gauge := func(name, help string, f func(wire.ImportStatus) float64) {
+		r.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return f(r.importer.Status()) }))
+	}
+	gauge("bootfs_region_import_running", "1 while an import or peer sync runs.", func(s wire.ImportStatus) float64 {
+		if s.State == "running" {
+			return 1
+		}
+		return 0
+	})
+	gauge("bootfs_region_import_files_done", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
+	gauge("bootfs_region_import_files_total", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
+	gauge("bootfs_region_import_bytes_done", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
+	gauge("bootfs_region_import_bytes_total", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
 }

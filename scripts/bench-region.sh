@@ -75,3 +75,6 @@ echo "RATIO region_serve_vs_nginx $(ratio "$n" "$r")   (target >= 0.9)"
 
 # 3. reconcile of 10,000 files.
 go test -run '^$' -bench 'BenchmarkReconcile10k' -benchtime 5x ./region/store/ | grep -E 'Benchmark|ok'
+
+# 4. three regions converging vs one region alone, upstream capped (issue: <= 1.2, upstream/unique = 1.00).
+go test -run '^$' -bench 'BenchmarkConvergence' -benchtime 1x ./region/ 2>/dev/null | grep -E '^Benchmark'

@@ -42,8 +42,11 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f0f
 <h2>Resource sets</h2>
 <table><tr><th>resource</th><th>architecture</th><th>version</th><th>label</th><th>size</th><th>available</th><th>held back by</th></tr>
 {{range .Sets}}<tr><td>{{.Resource}}</td><td>{{.Architecture}}</td><td>{{.Version}}</td><td>{{.Label}}</td><td>{{bytes .Size}}</td>
-<td>{{if .Available}}<span class="ok">yes</span>{{else}}no{{end}}</td><td>{{range .HeldBackBy}}{{.}} {{end}}</td></tr>{{end}}
+<td>{{if .Available}}<span class="ok">yes</span>{{else}}no{{end}}</td><td>{{range .HeldBackBy}}{{.}} {{end}}{{if .HeldBackBy}}(since {{.Created.Format "2006-01-02 15:04"}}){{end}}</td></tr>{{end}}
 </table>
+{{if .Downloads}}<h2>Upstream downloads in progress</h2>
+<table><tr><th>region</th><th>from</th><th>since</th><th>state</th></tr>
+{{range .Downloads}}<tr><td>{{.Region}}</td><td>{{.From}}</td><td>{{.Since.Format "15:04:05"}}</td><td>{{if .Expired}}<span class="bad">claim expired; another region takes over</span>{{else}}downloading{{end}}</td></tr>{{end}}</table>{{end}}
 <h2>Import</h2>
 <p>{{.Import.State}}{{if .Import.Error}}: <span class="bad">{{.Import.Error}}</span>{{end}} &mdash;
 {{.Import.FilesDone}} of {{.Import.FilesTotal}} files, {{bytes .Import.BytesDone}} of {{bytes .Import.BytesTotal}}</p>
