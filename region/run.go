@@ -271,8 +271,8 @@ func (r *Region) registerImportGauges() {
 		}
 		return 0
 	})
-	gauge("bootfs_region_import_files_done", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
-	gauge("bootfs_region_import_files_total", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
-	gauge("bootfs_region_import_bytes_done", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
-	gauge("bootfs_region_import_bytes_total", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
+	gauge("bootfs_region_import_progress_files_done", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
+	gauge("bootfs_region_import_progress_files_wanted", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
+	gauge("bootfs_region_import_progress_bytes_done", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
+	gauge("bootfs_region_import_progress_bytes_wanted", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
 }

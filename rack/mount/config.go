@@ -22,6 +22,11 @@ const (
 	DefaultTreeWait      = 30 * time.Second
 	DefaultFlushInterval = 30 * time.Second
 	DefaultDrainTimeout  = 10 * time.Second
+	// DefaultKernelReadahead is four blocks.
+	DefaultKernelReadahead = 4 << 20
+	// cacheLockWait is how long Start waits for a cache directory still
+	// held by a bootfs that is shutting down (umount then mount at once).
+	cacheLockWait = 15 * time.Second
 )
 
 var (
@@ -63,8 +68,11 @@ type Config struct {
 	// VerifyCache re-checks the sha256 of every block read from the disk
 	// cache (and the cache's CRCs on every read), for distrusted disks.
 	VerifyCache bool
-	// KernelReadahead caps the kernel's readahead on the mount, in bytes;
-	// zero keeps the kernel's default.
+	// KernelReadahead is the kernel's readahead on the mount in bytes (the
+	// read_ahead_kb of its backing device, set after mounting; root only).
+	// Large enough, it turns a sequential reader's 128 KiB FUSE reads into
+	// 1 MiB ones, one block each, several in flight. Default 4 MiB;
+	// negative keeps the kernel's default (128 KiB).
 	KernelReadahead int
 	// FsName is the source shown in /proc/mounts. Default: the region URLs
 	// joined by commas.
@@ -117,6 +125,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FsName == "" {
 		c.FsName = strings.Join(c.Regions, ",")
+	}
+	if c.KernelReadahead == 0 {
+		c.KernelReadahead = DefaultKernelReadahead
 	}
 	if c.TreeWait <= 0 {
 		c.TreeWait = DefaultTreeWait

@@ -87,10 +87,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		m.metrics = &metricsServer{ln: ln, reg: r, log: log}
 	}
 
-	m.cache, err = cache.Open(cache.Options{
-		Dir: cfg.CacheDir, Limit: cfg.CacheSize, VerifyHits: cfg.VerifyCache,
-		Log: log.With("component", "cache"), Metrics: reg,
-	})
+	m.cache, err = openCache(ctx, cfg, reg)
 	if err != nil {
 		return nil, fmt.Errorf("block cache %s: %w", cfg.CacheDir, err)
 	}
@@ -129,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	}
 
 	m.server, err = fs.Mount(cfg.Mountpoint, m.root, fs.MountOptions{
-		AllowOther: cfg.AllowOther, FsName: cfg.FsName, Debug: cfg.Debug, MaxReadAhead: cfg.KernelReadahead,
+		AllowOther: cfg.AllowOther, FsName: cfg.FsName, Debug: cfg.Debug,
 	})
 	if err != nil {
 		return nil, err
@@ -138,6 +135,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		m.server.Wait()
 		close(m.unmounted)
 	}()
+	if cfg.KernelReadahead > 0 {
+		if err := setKernelReadahead(cfg.Mountpoint, cfg.KernelReadahead); err != nil {
+			log.Info("kernel readahead left at its default", "want", cfg.KernelReadahead, "err", err)
+		}
+	}
 
 	m.bg, m.stopBg = context.WithCancel(context.Background())
 	m.goBg(func() { m.follow(m.bg, etag) })
@@ -148,6 +150,31 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	log.Info("mounted", "mountpoint", cfg.Mountpoint, "regions", strings.Join(cfg.Regions, ","),
 		"generation", t.Generation, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
 	return m, nil
+}
+
+// openCache opens the block cache, waiting up to cacheLockWait while
+// another process (a bootfs still stopping) holds the directory.
+func openCache(ctx context.Context, cfg Config, reg prometheus.Registerer) (*cache.Cache, error) {
+	deadline := time.Now().Add(cacheLockWait)
+	logged := false
+	for {
+		c, err := cache.Open(cache.Options{
+			Dir: cfg.CacheDir, Limit: cfg.CacheSize, VerifyHits: cfg.VerifyCache,
+			Log: cfg.Log.With("component", "cache"), Metrics: reg,
+		})
+		if !errors.Is(err, cache.ErrInUse) || time.Now().After(deadline) {
+			return c, err
+		}
+		if !logged {
+			cfg.Log.Info("cache directory in use, waiting for it (a bootfs still stopping?)", "dir", cfg.CacheDir, "wait", cacheLockWait)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (m *Mount) goBg(f func()) {
