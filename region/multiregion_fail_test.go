@@ -4,12 +4,9 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/region/db"
 )
 
 func TestRegionKilledMidDownload(t *testing.T) {
@@ -28,54 +24,14 @@ func TestRegionKilledMidDownload(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
 	mustWrite(t, secret, "cluster-secret\n")
 	store1 := filepath.Join(t.TempDir(), "store")
-	port := freePort(t)
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	start1 := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--database-url", dbURL, "--storage", store1, "--secret-file", secret,
-			"--listen", "127.0.0.1:"+strconv.Itoa(port), "--name", "r1", "--import-interval", "0",
-			"--verify-rate", "0", "--claim-ttl", "2s", "--sync-interval", "1s")
-		logf, _ := os.Create(filepath.Join(t.TempDir(), "r1.log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		regiontest.Eventually(t, 30*time.Second, "r1 to answer", func() bool {
-			resp, err := http.Get(base + wire.PathHealth)
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err == nil
-		})
-		return cmd
-	}
-	r1 := start1()
+	p := newRegionProc(t, bin, "--database-url", dbURL, "--storage", store1, "--secret-file", secret,
+		"--name", "r1", "--claim-ttl", "2s", "--sync-interval", "1s")
+	r1 := p.start()
 	ctx := context.Background()
-	d, err := db.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	key, _ := os.ReadFile(m.KeyringPath)
-	if _, err := d.AddSource(ctx, db.Source{URL: m.URL, Keyring: key, Selections: []db.Selection{{OS: "*", Release: "*"}}}); err != nil {
-		t.Fatal(err)
-	}
-	post(t, base+wire.PathImport, "cluster-secret")
-	var partial string
-	regiontest.Eventually(t, 60*time.Second, "r1 to be mid-download", func() bool {
-		ents, _ := os.ReadDir(filepath.Join(store1, ".partial"))
-		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && fi.Size() > 1<<20 {
-				partial = e.Name()
-				return true
-			}
-		}
-		return false
-	})
-	if err := r1.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = r1.Process.Wait()
+	d := addSource(t, dbURL, m)
+	post(t, p.base+wire.PathImport, "cluster-secret")
+	partial := partialOver(t, store1, 1<<20)
+	kill9(t, r1)
 	m.BytesPerSec.Store(0)
 
 	// r2 takes over r1's claims once they expire and finishes the files.
@@ -92,10 +48,12 @@ func TestRegionKilledMidDownload(t *testing.T) {
 		t.Fatalf("r2 does not hold %s, the file r1 was downloading", partial)
 	}
 	// r1 catches up after restart, from its partial file and its peer.
-	start1()
+	p.start()
 	regiontest.Eventually(t, 60*time.Second, "r1 to catch up", func() bool {
-		var regions []db.Region
-		regions, err = d.Regions(ctx)
+		regions, err := d.Regions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, r := range regions {
 			if r.Name == "r1" {
 				w, err := d.Wanted(ctx, r.ID)

@@ -52,19 +52,6 @@ func newApp() *cli.App {
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func mountCommand() *cli.Command {
-	return &cli.Command{
-		Name:            "mount",
-		Usage:           "mount the boot tree (the same as the bare form)",
-		ArgsUsage:       "SOURCE MOUNTPOINT [-o OPTIONS] [-f]",
-		Description:     mountHelp,
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			return mountMain(c.Args().Slice())
-		},
-	}
-}
-
 const mountHelp = `Mounting:
 
    bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]

@@ -11,8 +11,23 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/bootfs/bootfs/rack/mount"
 )
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:            "mount",
+		Usage:           "mount the boot tree (the same as the bare form)",
+		ArgsUsage:       "SOURCE MOUNTPOINT [-o OPTIONS] [-f]",
+		Description:     mountHelp,
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			return mountMain(c.Args().Slice())
+		},
+	}
+}
 
 // parseMountArgs reads the mount form, mount.fuse3's calling convention:
 //

@@ -55,6 +55,15 @@ func (g *rig) testReadOnly(t *testing.T) {
 	if len(f) < 4 || f[0] != g.sources() || f[2] != "fuse.bootfs" || !strings.HasPrefix(f[3], "ro,") {
 		t.Errorf("/proc/mounts line %q", line)
 	}
+	// The kernel's readahead was raised to four blocks.
+	var st unix.Stat_t
+	if err := unix.Stat(m.dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	ra, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil || strings.TrimSpace(string(ra)) != "4096" {
+		t.Errorf("read_ahead_kb of the mount: %q, %v; want 4096", ra, err)
+	}
 }
 
 // testBadMounts: a bad option, secret or region list fails with a clear

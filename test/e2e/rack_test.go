@@ -15,6 +15,8 @@ func TestRack(t *testing.T) {
 	t.Run("CorruptBlock", g.testCorruptBlock)
 	t.Run("SmallCache", g.testSmallCache)
 	t.Run("Remount", g.testRemount)
+	t.Run("CorruptCacheEntry", g.testCorruptCacheEntry)
+	t.Run("CacheDiskFull", g.testCacheDiskFull)
 	t.Run("ReadOnly", g.testReadOnly)
 	t.Run("BadMounts", g.testBadMounts)
 	t.Run("StatusAndWarm", g.testStatusAndWarm)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -266,4 +267,62 @@ func dirBytes(t *testing.T, dir string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// testCorruptCacheEntry: a cached block damaged on disk while bootfs was
+// not running is detected when read after the remount, dropped, and
+// fetched again; the reader gets the right bytes.
+func (g *rig) testCorruptCacheEntry(t *testing.T) {
+	p := newProxy(t, g.regions[0].URL())
+	m := g.mount(t, mountSpec{source: p.URL()})
+	want := g.want(t, bigPath)
+	sameBytes(t, bigPath, readFile(t, m.path(bigPath)), want)
+	m.unmount(t)
+
+	e := g.mustEntry(t, bigPath)
+	files, err := filepath.Glob(filepath.Join(m.cacheDir, "blocks", e.SHA256.String()[:2], e.SHA256.String()+"-5-*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("cache file of block 5: %v %v", files, err)
+	}
+	f, err := os.OpenFile(files[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{0}
+	f.ReadAt(b, 777)
+	b[0] ^= 0x01
+	if _, err := f.WriteAt(b, 777); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	before := p.blob()
+	m2 := g.mount(t, mountSpec{source: p.URL(), cacheDir: m.cacheDir})
+	sameBytes(t, bigPath+" after the cache was damaged", readFile(t, m2.path(bigPath)), want)
+	if got := p.blob() - before; got != digest.BlockSize {
+		t.Errorf("the remount fetched %d bytes, want exactly the damaged block (%d)", got, digest.BlockSize)
+	}
+	if st := m2.status(t); st.Cache.Corrupt != 1 {
+		t.Errorf("cache status %+v: want one corrupt entry dropped", st.Cache)
+	}
+}
+
+// testCacheDiskFull: a cache directory on a file system smaller than the
+// files read (a 4 MiB tmpfs, cache_size=64M): reads stay right, served
+// through from the regions, and the status says the cache is failing.
+func (g *rig) testCacheDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	run(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir)
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	m := g.mount(t, mountSpec{cacheDir: filepath.Join(dir, "cache"), opts: []string{"cache_size=64M"}})
+	for _, p := range []string{bigPath, kernelPath, big2Path} {
+		sameBytes(t, p+" with the cache disk full", readFile(t, m.path(p)), g.want(t, p))
+	}
+	st := m.status(t)
+	if st.Cache.DiskErrors == 0 || st.Reads.CachePutErrors == 0 || st.Reads.ReadErrors != 0 {
+		t.Errorf("cache %+v reads %+v: want disk errors and failed puts, no read errors", st.Cache, st.Reads)
+	}
+	if !strings.Contains(m.log(), "block cache degraded") {
+		t.Errorf("no log line about the degraded cache:\n%s", m.log())
+	}
 }
