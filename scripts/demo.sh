@@ -59,12 +59,12 @@ ls "$D/boot" | head -20
 find "$D/boot/ubuntu" -type f | head
 
 step "4. tftpd-hpa (stock) serves the mount on 127.0.0.1:6969"
-/usr/sbin/in.tftpd -L -s "$D/boot" -a 127.0.0.1:6969 -m "$ROOT/packaging/tftpd-hpa/bootfs.map" &
+/usr/sbin/in.tftpd -L -s "$D/boot" -a 127.0.0.1:6969 -m "$ROOT/packaging/tftpd-hpa/tftpd.map" &
 pids+=($!)
 
 step "5. nginx (stock) serves the mount on 127.0.0.1:5248"
 sed -e "s|/var/lib/maas/boot|$D/boot|g" -e "s|listen 5248;|listen 127.0.0.1:5248;|; s|listen \[::\]:5248;||" \
-	"$ROOT/packaging/nginx/bootfs-rack.conf" >"$D/nginx/site.conf"
+	"$ROOT/packaging/nginx/bootfs-rack" >"$D/nginx/site.conf"
 cat >"$D/nginx/nginx.conf" <<NGINX
 daemon off; user root; worker_processes 1; pid $D/nginx/nginx.pid; error_log $D/nginx/error.log;
 events { worker_connections 256; }
