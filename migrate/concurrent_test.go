@@ -12,6 +12,7 @@ import (
 // the first takes the lock and migrates; the second waits on the lock (seen
 // in pg_locks while the first is held mid-migration), then finds nothing.
 func TestTwoRegionsOneMigrates(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0)
 	a := newRegion(t, "", "region-a", "")

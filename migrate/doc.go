@@ -50,7 +50,15 @@
 //     failure (a read error, a full disk, a kill) leaves the legacy tables
 //     untouched, and a re-run finishes the job. This last step is
 //     irreversible by design: afterwards the legacy tables hold no
-//     content, which is also what makes Pending false.
+//     content, which is also what makes Pending false. Corrupt and
+//     incomplete largefiles go too: their bytes are not the file they
+//     claim to be, and the file stays recorded in the region, wanted,
+//     until upstream or a peer provides it (MAAS 3.5 dropped incomplete
+//     ones the same way).
+//
+// MAAS itself must not write boot resources meanwhile (its regions stopped,
+// or already upgraded): an incomplete largefile MAAS is still downloading
+// into would be dropped.
 //
 // Largefiles no resource file references (MAAS leaves some behind) have no
 // name to be recorded under; they are counted, not exported, and deleted

@@ -18,29 +18,12 @@ import (
 // MB, as the issue asks, written and read in chunks.
 const bigSize = 256 << 20
 
-// buildRegion builds cmd/bootfs-region (GOFLAGS from the environment apply).
-func buildRegion(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build bootfs-region: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "bootfs-region")
-	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/bootfs/bootfs/cmd/bootfs-region").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(bin, "migrate", "--help").CombinedOutput(); err != nil {
-		t.Fatalf("bootfs-region has no migrate command (main.go must list migrateCommand()): %v\n%s", err, out)
-	}
-	return bin
-}
-
 // The CLI is killed with SIGKILL while it writes the big object; the
 // legacy database is untouched and no half file has a final name; a
 // re-run resumes the partial file (it writes only the missing bytes) and
 // finishes with everything verified.
 func TestKillAndResume(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	bin := buildRegion(t)
 	f := newFixture(t, false, bigSize)

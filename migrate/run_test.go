@@ -15,8 +15,15 @@ import (
 )
 
 func TestRunMigratesEverything(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0)
+	// A largefile whose large object is gone (damaged data): corrupt too.
+	missing := hexSHA([]byte("missing"))
+	lost := f.int(`INSERT INTO maasserver_largefile (sha256, total_size, size, content)
+		VALUES ($1, 7, 7, 4000000000) RETURNING id`, missing)
+	f.file(f.set(f.resource("centos/8", "amd64/generic", "", ""), "20200101"), lost, "root-tgz", "root-tgz")
+	f.sets, f.files, f.largefiles = f.sets+1, f.files+1, f.largefiles+1
 	r := newRegion(t, "", "region1", "")
 	if p, err := Pending(ctx, f.url); err != nil || !p {
 		t.Fatalf("Pending before = %v, %v; want true", p, err)
@@ -30,7 +37,7 @@ func TestRunMigratesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if rep.Migrated != len(f.good) || rep.Skipped != 0 || rep.Corrupt != 1 || rep.Incomplete != 1 ||
+	if rep.Migrated != len(f.good) || rep.Skipped != 0 || rep.Corrupt != 2 || rep.Incomplete != 1 ||
 		rep.Sets != f.sets || rep.Files != f.files || rep.Removed != int(f.largefiles) {
 		t.Errorf("report %+v", rep)
 	}
@@ -45,10 +52,10 @@ func TestRunMigratesEverything(t *testing.T) {
 	for _, p := range rep.Problems {
 		kinds[p.File.SHA256.String()] = p.Kind
 	}
-	if kinds[f.corrupt] != "corrupt" || kinds[f.incomplete] != "incomplete" {
+	if kinds[f.corrupt] != "corrupt" || kinds[f.incomplete] != "incomplete" || kinds[missing] != "corrupt" {
 		t.Errorf("problems %+v", rep.Problems)
 	}
-	if last.FilesDone != last.FilesTotal || last.FilesTotal != len(f.good)+1 || last.BytesDone != last.BytesTotal || calls < 3 {
+	if last.FilesDone != last.FilesTotal || last.FilesTotal != len(f.good)+2 || last.BytesDone != last.BytesTotal || calls < 3 {
 		t.Errorf("last progress %+v after %d calls", last, calls)
 	}
 	if rep.Plan.Orphans != 1 {
@@ -84,6 +91,7 @@ func TestRunMigratesEverything(t *testing.T) {
 }
 
 func TestRunMAAS35Shape(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, true, 0)
 	// A 3.5 file whose content MAAS already exported: no largefile.
@@ -106,6 +114,7 @@ func TestRunMAAS35Shape(t *testing.T) {
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0)
 	dir := filepath.Join(t.TempDir(), "store")
@@ -160,6 +169,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 }
 
 func TestNothingToDo(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	empty := pgtest.NewDatabase(t) // no MAAS tables at all
 	if p, err := Pending(ctx, empty); err != nil || p {
@@ -185,6 +195,7 @@ func TestNothingToDo(t *testing.T) {
 }
 
 func TestProgressString(t *testing.T) {
+	t.Parallel()
 	got := Progress{FilesDone: 3, FilesTotal: 10, BytesDone: 1288490189, BytesTotal: 4 << 30}.String()
 	if want := "migrating: 3 of 10 files, 1.2 GiB of 4.0 GiB"; got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -216,6 +227,7 @@ func snapshotLegacy(t testing.TB, f *fixture) string {
 // store) and whose block digests nobody recorded is hashed before it is
 // claimed: it is quarantined and exported again.
 func TestRottenFileOnDiskIsReplaced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0)
 	dir := filepath.Join(t.TempDir(), "store")

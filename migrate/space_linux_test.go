@@ -32,6 +32,7 @@ func mountTmpfs(t *testing.T, size string) string {
 }
 
 func TestNoSpaceWritesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0) // about 4.2 MB of valid content
 	dir := filepath.Join(mountTmpfs(t, "2m"), "store")

@@ -44,6 +44,7 @@ type Config struct {
 	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
 	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
 	ClaimTTL          time.Duration // upstream download claim lifetime without renewal (default 30s)
+	LegacyDatabase    string        // a MAAS database to move boot images out of before serving them ("" = none)
 	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
 	Log               *slog.Logger
 }

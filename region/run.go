@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/migrate"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/httpapi"
 	"github.com/bootfs/bootfs/region/importer"
@@ -38,6 +40,9 @@ type Region struct {
 	kick     chan struct{} // asks the import loop to run now
 	pg       *pgembed.Server
 	ln       net.Listener
+	// migrating is the progress line while the one-time migration runs,
+	// nil otherwise; file endpoints answer 503 while it is set.
+	migrating atomic.Pointer[string]
 }
 
 // Open prepares a region: database (embedded or external), migration,
@@ -105,6 +110,13 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
+		Migrating: r.migratingStatus,
+		Unavailable: func() string {
+			if p := r.migrating.Load(); p != nil {
+				return "boot files are not served while this region moves images out of the legacy MAAS database (" + *p + "); try again shortly"
+			}
+			return ""
+		},
 		Log: r.log.With("component", "http"), Registry: r.registry,
 	})
 	return r, nil
@@ -182,8 +194,15 @@ func (r *Region) Serve(ctx context.Context) error {
 	g.Go(func() error { return r.api.Serve(ctx, r.ln) })
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
-	g.Go(func() error { return r.importLoop(ctx) })
-	g.Go(func() error { return r.syncLoop(ctx) })
+	g.Go(func() error {
+		// The one-time migration comes first: imports and peer copies
+		// start once this region's legacy content (if any) is on disk.
+		if err := r.migrateLegacy(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("migration out of the legacy MAAS database failed; it is retried at the next start", "err", err)
+		}
+		g.Go(func() error { return r.syncLoop(ctx) })
+		return r.importLoop(ctx)
+	})
 	if r.cfg.VerifyRate > 0 {
 		g.Go(func() error {
 			return r.store.RunVerifier(ctx, store.VerifierOptions{
@@ -257,6 +276,52 @@ func defaultURL(a *net.TCPAddr) string {
 		}
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+func (r *Region) migratingStatus() string {
+	if p := r.migrating.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// migrateLegacy moves boot images out of the legacy MAAS database when
+// --legacy-database is set and content is still there. Only one region
+// migrates (migrate.Run takes a database-wide lock; others wait, then find
+// nothing to do). Afterwards an import runs so migrated bootloader archives
+// are extracted and the tree is recomputed.
+func (r *Region) migrateLegacy(ctx context.Context) error {
+	if r.cfg.LegacyDatabase == "" {
+		return nil
+	}
+	pending, err := migrate.Pending(ctx, r.cfg.LegacyDatabase)
+	if err != nil {
+		return fmt.Errorf("look for legacy boot images: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	start := "migrating: starting"
+	r.migrating.Store(&start)
+	defer r.migrating.Store(nil)
+	rep, err := migrate.Run(ctx, migrate.Options{
+		From: r.cfg.LegacyDatabase, DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.cfg.Name,
+		Log: r.log.With("component", "migrate"),
+		Progress: func(p migrate.Progress) {
+			s := p.String()
+			r.migrating.Store(&s)
+		},
+	})
+	r.migrating.Store(nil)
+	if err != nil {
+		return err
+	}
+	r.log.Info("migration out of the legacy MAAS database done", "migrated", rep.Migrated, "skipped", rep.Skipped,
+		"incomplete", rep.Incomplete, "corrupt", rep.Corrupt, "bytes", rep.Bytes)
+	if err := r.tree.Refresh(ctx); err != nil {
+		return err
+	}
+	return r.StartImport()
 }
 
 // registerImportGauges exposes the import's progress as Prometheus gauges.

@@ -16,7 +16,7 @@ func main() {
 		Usage: "store boot images once per sha256 and serve them to racks",
 		Commands: []*cli.Command{
 			serveCommand(), sourcesCommand(), importCommand(), statusCommand(),
-			regionsCommand(), devMirrorCommand(),
+			regionsCommand(), migrateCommand(), devMirrorCommand(),
 		},
 		HideHelpCommand: true,
 	}

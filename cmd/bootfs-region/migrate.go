@@ -65,8 +65,9 @@ func runMigrate(c *cli.Context) error {
 	defer stop()
 	o := migrate.Options{From: c.String("from-database"), DryRun: c.Bool("dry-run"), Log: log, ChunkSize: c.Int("chunk-size")}
 	if o.DryRun {
-		// Nothing may be created: the store must already exist, and the
-		// region database is not needed.
+		// Write nothing: the store directory must already exist (opening
+		// it creates at most its private subdirectories), and the region
+		// database is not even opened.
 		if _, err := os.Stat(c.String("storage")); err != nil {
 			return fmt.Errorf("--dry-run needs an existing --storage directory: %w", err)
 		}
@@ -74,6 +75,7 @@ func runMigrate(c *cli.Context) error {
 	if o.Store, err = store.Open(store.Options{Dir: c.String("storage"), Log: log.With("component", "store")}); err != nil {
 		return err
 	}
+	var bar *migrateBar
 	if !o.DryRun {
 		d, closeDB, err := openRegionDB(ctx, c, log)
 		if err != nil {
@@ -84,11 +86,13 @@ func runMigrate(c *cli.Context) error {
 		if o.RegionName, o.RegionID, err = regionID(ctx, d, c.String("name")); err != nil {
 			return err
 		}
-		bar := newMigrateBar(c.App.ErrWriter, log)
-		defer bar.finish()
+		bar = newMigrateBar(c.App.ErrWriter, log)
 		o.Progress = bar.update
 	}
 	rep, err := migrate.Run(ctx, o)
+	if bar != nil {
+		bar.finish()
+	}
 	if o.DryRun && rep != nil {
 		if rep.Plan == nil {
 			fmt.Fprintln(c.App.Writer, "nothing to migrate: the legacy database holds no boot file content")
@@ -106,60 +110,70 @@ func runMigrate(c *cli.Context) error {
 }
 
 // openRegionDB opens and migrates the region database: --database-url, or
-// the embedded server (started here, or the running region's).
+// the embedded server under --state-dir: the running region's if `serve`
+// runs there, else one started for this command.
 func openRegionDB(ctx context.Context, c *cli.Context, log *slog.Logger) (*db.DB, func(), error) {
-	dbURL := c.String("database-url")
-	closePG := func() {}
-	if dbURL == "" {
-		dir := c.String("state-dir")
-		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, User: c.String("postgres-user"), Log: log.With("component", "postgres")})
-		switch {
-		case errors.Is(err, pgembed.ErrRunning):
-			if dbURL, err = runningEmbeddedURL(dir); err != nil {
-				return nil, nil, err
-			}
-			log.Info("using the embedded PostgreSQL of the region running on this state directory", "state_dir", dir)
-		case err != nil:
-			return nil, nil, fmt.Errorf("start embedded PostgreSQL in %s: %w", dir, err)
-		default:
-			dbURL = pg.URL()
-			closePG = func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := pg.Stop(sctx); err != nil {
-					log.Warn("stop embedded PostgreSQL", "err", err)
-				}
-			}
-		}
+	if u := c.String("database-url"); u != "" {
+		return openMigrated(ctx, u, func() {})
 	}
-	d, err := db.Open(ctx, dbURL)
+	dir := c.String("state-dir")
+	if u, ok := runningEmbeddedURL(dir); ok {
+		d, done, err := openMigrated(ctx, u, func() {})
+		if err == nil {
+			log.Info("using the embedded PostgreSQL of the region running on this state directory", "state_dir", dir)
+			return d, done, nil
+		}
+		log.Debug("the embedded PostgreSQL named by postmaster.pid does not answer; starting it", "err", err)
+	}
+	pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, User: c.String("postgres-user"), Log: log.With("component", "postgres")})
 	if err != nil {
-		closePG()
+		return nil, nil, fmt.Errorf("start embedded PostgreSQL in %s: %w", dir, err)
+	}
+	return openMigrated(ctx, pg.URL(), func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pg.Stop(sctx); err != nil {
+			log.Warn("stop embedded PostgreSQL", "err", err)
+		}
+	})
+}
+
+// openMigrated opens url and migrates the schema; stop runs after Close
+// (and on failure).
+func openMigrated(ctx context.Context, url string, stop func()) (*db.DB, func(), error) {
+	d, err := db.Open(ctx, url)
+	if err != nil {
+		stop()
 		return nil, nil, err
 	}
 	if _, _, err := d.Migrate(ctx); err != nil {
 		d.Close()
-		closePG()
+		stop()
 		return nil, nil, err
 	}
-	return d, func() { d.Close(); closePG() }, nil
+	return d, func() { d.Close(); stop() }, nil
 }
 
-// runningEmbeddedURL is the URL of the embedded PostgreSQL a running
-// `serve` started on dir: the port it chose is remembered in dir/pgport,
-// and it trusts local connections as its superuser (see region/pgembed).
-func runningEmbeddedURL(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "pgport"))
+// runningEmbeddedURL is the URL of the embedded PostgreSQL that a running
+// `serve` started on dir, if its postmaster.pid exists: the fourth line is
+// the port, and the server trusts local connections as its superuser (see
+// region/pgembed). Whether it really runs is for the caller to find out.
+func runningEmbeddedURL(dir string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "pgdata", "postmaster.pid"))
 	if err != nil {
-		return "", fmt.Errorf("a region is running on %s but its port is unknown: %w", dir, err)
+		return "", false
 	}
-	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return "", fmt.Errorf("a region is running on %s but %s/pgport is unreadable: %w", dir, dir, err)
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return "", false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err != nil || port <= 0 || port > 65535 {
+		return "", false
 	}
 	u := url.URL{Scheme: "postgres", User: url.User(pgembed.Superuser), Host: "127.0.0.1:" + strconv.Itoa(port),
-		Path: "/bootfs", RawQuery: "sslmode=disable"}
-	return u.String(), nil
+		Path: "/bootfs", RawQuery: "sslmode=disable&connect_timeout=5"}
+	return u.String(), true
 }
 
 // regionID finds the region called name (default: the host name),
@@ -203,6 +217,7 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) {
 	if rep.Removed > 0 {
 		fmt.Fprintf(w, "deleted %d largefiles and their large objects from the MAAS database\n", rep.Removed)
 		fmt.Fprintln(w, "bootloader archives are extracted by the region's next import (bootfs-region import)")
+		fmt.Fprintln(w, "PostgreSQL gives the objects' disk space back after `VACUUM FULL pg_largeobject` (as a superuser) on the MAAS database")
 	}
 }
 
@@ -245,5 +260,6 @@ func (b *migrateBar) finish() {
 	if b.bar != nil {
 		_ = b.bar.Finish()
 		fmt.Fprintln(b.w)
+		b.bar = nil
 	}
 }

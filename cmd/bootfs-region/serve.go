@@ -35,6 +35,8 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "verify-interval", Value: 24 * time.Hour, Usage: "pause between background verification passes"},
 			&cli.DurationFlag{Name: "claim-ttl", Value: 30 * time.Second, Usage: "an upstream download claim expires this long after its region stops renewing it (then another region takes the download over)"},
 			&cli.DurationFlag{Name: "sync-interval", Value: 30 * time.Second, Usage: "look for files to copy from peer regions at least this often (changes announced by other regions trigger it at once)"},
+			&cli.StringFlag{Name: "legacy-database", EnvVars: []string{"BOOTFS_LEGACY_DATABASE_URL"},
+				Usage: "MAAS database (<= 3.4) to move boot images out of, once, before serving them (see `bootfs-region migrate`)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		},
@@ -60,6 +62,7 @@ func serveCommand() *cli.Command {
 				ImportInterval: interval, ImportOnStart: c.Bool("import-on-start"),
 				VerifyRate: verify, VerifyInterval: c.Duration("verify-interval"), Log: log,
 				ClaimTTL: c.Duration("claim-ttl"), SyncInterval: c.Duration("sync-interval"),
+				LegacyDatabase: c.String("legacy-database"),
 			})
 			if err != nil {
 				return err

@@ -80,6 +80,7 @@ Options (-o, comma-separated):
    kernel_readahead=SIZE  the kernel's readahead on the mount (default: the kernel's)
    tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
    verify_cache         re-check the sha256 of every block read from the disk cache
+   memory_limit=SIZE    soft limit of the Go heap (default 64M; GOMEMLIMIT overrides)
    log_level=LEVEL      debug, info, warn or error (default info)
    log_file=FILE        append the log to FILE
    fsname=NAME          source shown in /proc/mounts (default SOURCE)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,11 @@ func mountCommand() *cli.Command {
 	}
 }
 
+// defaultMemoryLimit is the Go heap's soft limit: about twice what a busy
+// mount keeps live (verified blocks in memory, FUSE buffers), so that the
+// garbage collector returns memory before the process grows much past it.
+const defaultMemoryLimit = 64 << 20
+
 // parseMountArgs reads the mount form, mount.fuse3's calling convention:
 //
 //	SOURCE MOUNTPOINT [-o OPTIONS]... [-f] [-d]
@@ -36,7 +42,7 @@ func mountCommand() *cli.Command {
 // Flags may come anywhere. Paths are made absolute (the background process
 // works from /).
 func parseMountArgs(args []string) (*mountRequest, error) {
-	req := &mountRequest{logLevel: slog.LevelInfo}
+	req := &mountRequest{logLevel: slog.LevelInfo, memoryLimit: defaultMemoryLimit}
 	var pos, opts []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -115,6 +121,9 @@ func serve(req *mountRequest) error {
 		_ = os.Chdir("/")
 	}
 	req.cfg.Log = log
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(req.memoryLimit)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()

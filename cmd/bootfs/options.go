@@ -18,6 +18,8 @@ type mountRequest struct {
 	cfg      mount.Config
 	logLevel slog.Level
 	logFile  string // "" logs to stderr (-f) or syslog (in the background)
+	// memoryLimit is the Go runtime's soft memory limit (memory_limit=).
+	memoryLimit int64
 	// foreground: -f (or -d); otherwise the command returns once the
 	// mount is ready and a background process serves it.
 	foreground bool
@@ -107,6 +109,11 @@ func parseOption(req *mountRequest, opt string) error {
 		c.KernelReadahead = int(n)
 	case "tree_wait":
 		c.TreeWait, err = parseDuration(value, time.Second, 5*time.Minute)
+	case "memory_limit":
+		req.memoryLimit, err = parseSize(value)
+		if err == nil && req.memoryLimit < 16<<20 {
+			err = errors.New("at least 16M")
+		}
 	case "log_level":
 		err = req.logLevel.UnmarshalText([]byte(value))
 	case "log_file":
@@ -126,7 +133,7 @@ func parseOption(req *mountRequest, opt string) error {
 var valueOptions = map[string]bool{
 	"cache_size": true, "cache_dir": true, "secret_file": true, "metrics": true, "readahead": true,
 	"max_fetches": true, "kernel_readahead": true, "tree_wait": true, "log_level": true,
-	"log_file": true, "fsname": true,
+	"log_file": true, "fsname": true, "memory_limit": true,
 }
 
 // parseSize reads a byte count with an optional binary suffix: 4G, 512M,

@@ -27,7 +27,7 @@ func TestParseMountArgsFstabLine(t *testing.T) {
 	if !c.AllowOther || c.CacheSize != 4<<30 || c.CacheDir != "/var/cache/bootfs" || c.SecretFile != "/var/lib/maas/secret" {
 		t.Errorf("config %+v", c)
 	}
-	if req.foreground || req.logLevel != slog.LevelInfo || c.MetricsListen != "" {
+	if req.foreground || req.logLevel != slog.LevelInfo || c.MetricsListen != "" || req.memoryLimit != defaultMemoryLimit {
 		t.Errorf("defaults changed: %+v", req)
 	}
 }
@@ -35,7 +35,7 @@ func TestParseMountArgsFstabLine(t *testing.T) {
 func TestParseMountArgsEveryOption(t *testing.T) {
 	req, err := parseMountArgs([]string{"-f", "http://r:5240", "mnt", "-ocache_size=512M,readahead=0",
 		"-o", "metrics=127.0.0.1:9248,max_fetches=4,kernel_readahead=1M,tree_wait=10s,verify_cache",
-		"-o", "log_level=warn,log_file=bootfs.log,fsname=boot,debug,cache_dir=c,secret_file=s"})
+		"-o", "log_level=warn,log_file=bootfs.log,fsname=boot,debug,cache_dir=c,secret_file=s,memory_limit=128M"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	if !req.foreground || c.CacheSize != 512<<20 || c.Readahead != -1 || c.MetricsListen != "127.0.0.1:9248" ||
 		c.MaxFetches != 4 || c.KernelReadahead != 1<<20 || c.TreeWait != 10*time.Second || !c.VerifyCache ||
-		!c.Debug || req.logLevel != slog.LevelDebug || c.FsName != "boot" {
+		!c.Debug || req.logLevel != slog.LevelDebug || c.FsName != "boot" || req.memoryLimit != 128<<20 {
 		t.Errorf("request %+v", req)
 	}
 	if c.Mountpoint != abs("mnt") || c.CacheDir != abs("c") || c.SecretFile != abs("s") || req.logFile != abs("bootfs.log") {
@@ -72,6 +72,7 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"http://r", "m", "-o", "log_level=loud"}, "log_level"},
 		{[]string{"http://r", "m", "-o", "tree_wait=1h"}, "not a duration"},
 		{[]string{"http://r", "m", "-o", "cache_dir="}, "empty value"},
+		{[]string{"http://r", "m", "-o", "memory_limit=1M"}, "at least 16M"},
 		{[]string{"http://r", "m", "-o"}, "-o needs"},
 		{[]string{"http://r", "m", "-x"}, `unknown flag "-x"`},
 		{[]string{"http://r"}, "want SOURCE and MOUNTPOINT"},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,8 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// metricsServer serves a registry at /metrics.
+// metricsServer serves a registry at /metrics, and Go's profiles at
+// /debug/pprof/.
 type metricsServer struct {
 	ln  net.Listener
 	reg *prometheus.Registry
@@ -35,6 +37,9 @@ type metricsServer struct {
 func (s *metricsServer) serve(ctx context.Context) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	// Go profiles, for memory and CPU questions (same trusted listener).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

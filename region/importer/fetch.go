@@ -112,6 +112,11 @@ func (im *Importer) converge(ctx context.Context) error {
 		case <-time.After(im.cfg.Poll):
 		}
 	}
+	// Archives may be held without any download in this run (a migration
+	// put them on disk): extraction is idempotent, so always look.
+	if err := im.extractBootloaders(ctx); err != nil {
+		return err
+	}
 	var errs []error
 	for _, err := range failed {
 		errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -75,6 +76,11 @@ func newServer(o Options) (*Server, error) {
 // delays in between).
 func (s *Server) start(ctx context.Context) error {
 	if err := s.l.prepare(s.as); err != nil {
+		return err
+	}
+	// Refuse a directory a live server already uses before anything is
+	// chosen or written (choosePort rewrites the port file).
+	if _, err := clearStaleLock(filepath.Join(s.l.data, "postmaster.pid"), s.l.data); err != nil {
 		return err
 	}
 	port, err := s.l.choosePort(s.o.Port)

@@ -107,9 +107,14 @@ func TestSecondServerOnSameDirRefused(t *testing.T) {
 	needBinaries(t)
 	dir := stateDir(t)
 	s := startTest(t, Options{Dir: dir}, nil)
+	portFile := filepath.Join(dir, "pgport")
+	before, _ := os.ReadFile(portFile)
 	_, err := Start(context.Background(), Options{Dir: dir, Log: testLogger(t)})
 	if !errors.Is(err, ErrRunning) {
 		t.Fatalf("second Start on a live dir: %v, want ErrRunning", err)
+	}
+	if after, _ := os.ReadFile(portFile); string(after) != string(before) {
+		t.Errorf("a refused Start rewrote the port file: %q -> %q", before, after)
 	}
 	connect(t, s.URL()) // the first server is unharmed
 }
