@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/region/importer"
 )
 
 // After a clean migration (every file valid, so the region wants nothing)
@@ -26,8 +26,9 @@ func TestImportAfterMigrationExtractsBootloaders(t *testing.T) {
 	if err != nil || rep.Migrated != 1 || len(rep.Problems) != 0 {
 		t.Fatalf("Run = %+v, %v", rep, err)
 	}
-	reg := regiontest.StartRegion(t, regiontest.Options{Name: "region1", DatabaseURL: r.url, Storage: r.store.Dir()})
-	if err := reg.ImportNow(ctx); err != nil {
+	// The region's import (what serve runs after a migration).
+	im := importer.New(importer.Config{DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.name})
+	if err := im.Run(ctx); err != nil {
 		t.Fatalf("import after migration: %v", err)
 	}
 	for name, data := range members {

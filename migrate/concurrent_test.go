@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/bootfs/bootfs/internal/regiontest"
 )
 
 // Two regions start at once against the same legacy and region databases:
@@ -42,7 +40,7 @@ func TestTwoRegionsOneMigrates(t *testing.T) {
 	}
 	resB := make(chan result, 1)
 	go func() { rep, err := Run(ctx, b.options(f.url)); resB <- result{rep, err} }()
-	regiontest.Eventually(t, 30*time.Second, "region B to wait for the migration lock", func() bool {
+	eventually(t, 30*time.Second, "region B to wait for the migration lock", func() bool {
 		return f.int(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`) == 1
 	})

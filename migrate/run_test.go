@@ -10,7 +10,7 @@ import (
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/pgtest"
-	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/region/importer"
 	"github.com/bootfs/bootfs/region/tree"
 )
 
@@ -75,8 +75,8 @@ func TestRunMigratesEverything(t *testing.T) {
 	// The region's next import extracts the migrated bootloader archives,
 	// though no upstream source is configured.
 	storeDir := r.store.Dir()
-	reg := regiontest.StartRegion(t, regiontest.Options{Name: "region1", DatabaseURL: r.url, Storage: storeDir})
-	if err := reg.ImportNow(ctx); err != nil {
+	im := importer.New(importer.Config{DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.name})
+	if err := im.Run(ctx); err != nil {
 		t.Fatalf("import after migration: %v", err)
 	}
 	for rel, data := range f.bootloaders {
