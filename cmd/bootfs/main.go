@@ -77,10 +77,10 @@ Options (-o, comma-separated):
    metrics=ADDR         serve Prometheus metrics at http://ADDR/metrics (default off)
    readahead=N          blocks (1 MiB) fetched ahead of a sequential reader (default 8; 0 off)
    max_fetches=N        concurrent block fetches from regions (default 16)
-   kernel_readahead=SIZE  the kernel's readahead on the mount (default: the kernel's)
+   kernel_readahead=SIZE  the kernel's readahead on the mount (default 4M; 0: the kernel's 128K)
    tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
    verify_cache         re-check the sha256 of every block read from the disk cache
-   memory_limit=SIZE    soft limit of the Go heap (default 64M; GOMEMLIMIT overrides)
+   memory_limit=SIZE    soft limit of the Go heap (default 80M; GOMEMLIMIT overrides)
    log_level=LEVEL      debug, info, warn or error (default info)
    log_file=FILE        append the log to FILE
    fsname=NAME          source shown in /proc/mounts (default SOURCE)

@@ -33,7 +33,7 @@ func mountCommand() *cli.Command {
 // defaultMemoryLimit is the Go heap's soft limit: about twice what a busy
 // mount keeps live (verified blocks in memory, FUSE buffers), so that the
 // garbage collector returns memory before the process grows much past it.
-const defaultMemoryLimit = 64 << 20
+const defaultMemoryLimit = 80 << 20
 
 // parseMountArgs reads the mount form, mount.fuse3's calling convention:
 //

@@ -107,6 +107,9 @@ func parseOption(req *mountRequest, opt string) error {
 		var n int64
 		n, err = parseSize(value)
 		c.KernelReadahead = int(n)
+		if n == 0 {
+			c.KernelReadahead = -1 // 0 keeps the kernel's default
+		}
 	case "tree_wait":
 		c.TreeWait, err = parseDuration(value, time.Second, 5*time.Minute)
 	case "memory_limit":

@@ -52,6 +52,9 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	if req, err := parseMountArgs([]string{"http://r", "m", "-d"}); err != nil || !req.foreground || !req.cfg.Debug {
 		t.Errorf("-d: %+v, %v", req, err)
 	}
+	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "kernel_readahead=0"}); err != nil || req.cfg.KernelReadahead != -1 {
+		t.Errorf("kernel_readahead=0: %+v, %v", req, err)
+	}
 }
 
 func TestParseMountArgsErrors(t *testing.T) {

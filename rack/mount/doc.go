@@ -11,7 +11,12 @@
 // failing with every region's error if none answers. Only then does it
 // install the tree and mount the file system read-only, so a mount that
 // exists is a mount that serves. Once Start returns, the mount is live:
-// tftpd-hpa and nginx can read it.
+// tftpd-hpa and nginx can read it. Start also raises the kernel's readahead
+// on the mount (Config.KernelReadahead, 4 MiB): FUSE starts every mount at
+// 128 KiB, which cuts a sequential read into 128 KiB requests, one at a
+// time; with 4 MiB the kernel asks for whole 1 MiB blocks, several at once.
+// If the cache directory is still held by a bootfs that is stopping (umount
+// followed at once by mount), Start waits a little for it.
 //
 // The mount then runs until Close, or until someone else unmounts it
 // (umount, fusermount3 -u): Done is closed then and Wait returns. Close
@@ -42,5 +47,6 @@
 // age. `bootfs status MOUNTPOINT` reads and prints it. With
 // Config.MetricsListen set, the same counters (and the cache's, reader's
 // and client's own collectors, with a fetch latency histogram per region)
-// are served for Prometheus at /metrics.
+// are served for Prometheus at /metrics, next to Go's profiles at
+// /debug/pprof/.
 package mount

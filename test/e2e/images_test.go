@@ -22,12 +22,15 @@ const kernelCache = "/var/cache/bootfs-test"
 func debianKernel(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").CombinedOutput()
-	if err != nil {
-		t.Fatalf("apt-cache depends linux-image-amd64: %v\n%s", err, out)
-	}
 	m := regexp.MustCompile(`Depends: (linux-image-[0-9][^\s]*)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no linux-image-<abi> dependency in:\n%s", out)
+	if err != nil || m == nil {
+		// No package lists (apt-get update never ran): a kernel cached
+		// by an earlier run still boots.
+		if cached, _ := filepath.Glob(filepath.Join(kernelCache, "linux-image-*", "vmlinuz")); len(cached) > 0 {
+			t.Logf("apt-cache cannot resolve linux-image-amd64 (%v); using %s", err, cached[len(cached)-1])
+			return cached[len(cached)-1]
+		}
+		t.Fatalf("apt-cache depends linux-image-amd64: %v\n%s", err, out)
 	}
 	pkg := string(m[1])
 	cached := filepath.Join(kernelCache, pkg, "vmlinuz")
