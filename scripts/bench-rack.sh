@@ -1,5 +1,5 @@
 #!/bin/bash
-# Rack benchmarks: runs test/e2e's TestBench (real region, real bootfs
+# Rack benchmarks: runs test/e2e's TestBench (built with -tags bench) (real region, real bootfs
 # mounts, tftpd-hpa, curl) and prints a markdown table of measured ratios,
 # each against its baseline, measured side by side in the same run.
 #
@@ -12,5 +12,5 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench-rack: run as root (FUSE mounts, tftpd-hpa)" >&2
 	exit 1
 fi
-BOOTFS_BENCH=1 go test -count=1 -run '^TestBench$' -timeout 60m -v ./test/e2e/ 2>&1 |
+go test -tags bench -count=1 -run '^TestBench$' -timeout 60m -v ./test/e2e/ 2>&1 |
 	grep -v -E 'regiontest.go:[0-9]+: time=' 

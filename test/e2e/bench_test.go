@@ -1,3 +1,5 @@
+//go:build bench
+
 package e2e
 
 import (
@@ -32,12 +34,10 @@ const (
 )
 
 // TestBench measures the rack against its baselines, side by side in one
-// run, and prints a table (scripts/bench-rack.sh runs it). It is opt-in:
-// it writes about 14 GB and takes a few minutes.
+// run, and prints a table (scripts/bench-rack.sh runs it). It is built only
+// with -tags bench (it writes about 14 GB and takes a few minutes), so it
+// is part of `make bench`, not of `make test`.
 func TestBench(t *testing.T) {
-	if os.Getenv("BOOTFS_BENCH") == "" {
-		t.Skip("benchmarks are opt-in: BOOTFS_BENCH=1 (scripts/bench-rack.sh)")
-	}
 	requireRoot(t)
 	g := newBenchRig(t)
 	var rows [][]string
@@ -45,7 +45,7 @@ func TestBench(t *testing.T) {
 		rows = append(rows, cols)
 		t.Logf("%s", strings.Join(cols, " | "))
 	}
-	// BOOTFS_BENCH=1 runs everything; a list (e.g. "cold,rss") some.
+	// BOOTFS_BENCH unset or "1" runs everything; a list (e.g. "cold,rss") some.
 	for _, b := range []struct {
 		name string
 		run  func(*testing.T, func(...string))
@@ -53,7 +53,7 @@ func TestBench(t *testing.T) {
 		{"cold", g.benchColdRead}, {"readers", g.benchConcurrentReaders},
 		{"tftp", g.benchTFTP}, {"rss", g.benchFullCacheRSS},
 	} {
-		if sel := os.Getenv("BOOTFS_BENCH"); sel == "1" || slices.Contains(strings.Split(sel, ","), b.name) {
+		if sel := os.Getenv("BOOTFS_BENCH"); sel == "" || sel == "1" || slices.Contains(strings.Split(sel, ","), b.name) {
 			b.run(t, row)
 		}
 	}
