@@ -57,6 +57,23 @@ func TestSecretAndRange(t *testing.T) {
 		t.Error("status page does not list ubuntu/jammy")
 	}
 
+	// Basic auth is for reading: a cross-site form post carries it too.
+	req, _ = http.NewRequest("POST", r.URL()+wire.PathSources, strings.NewReader(`{"url":"http://evil/","unsigned":true,"pad":"="}`))
+	req.SetBasicAuth("admin", r.Secret)
+	req.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST sources with Basic auth: %v %v, want 401", resp.Status, err)
+	}
+	req, _ = http.NewRequest("POST", r.URL()+wire.PathSources, strings.NewReader(`{"url":"http://evil/","unsigned":true}`))
+	req.Header.Set("Authorization", "Bearer "+r.Secret)
+	req.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("POST sources as text/plain: %v %v, want 415", resp.Status, err)
+	}
+	if srcs, err := r.DB().Sources(context.Background()); err != nil || len(srcs) != 1 {
+		t.Fatalf("sources after refused posts: %d, %v", len(srcs), err)
+	}
+
 	for _, bad := range []string{"bytes=zz", "bytes=999999999-", "bytes=5-2"} {
 		resp := r.Get(t, blob, http.Header{"Range": {bad}})
 		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {

@@ -40,10 +40,8 @@ func (r *Region) reconcile(ctx context.Context) error {
 		}
 	}
 	for _, d := range rep.WrongSize {
+		// store.Reconcile has quarantined it already.
 		absent[d] = true
-		if err := r.store.Quarantine(d, "wrong size at start-up"); err != nil {
-			return err
-		}
 		if _, ok := held[d]; ok {
 			forget = append(forget, d)
 		}
@@ -193,13 +191,19 @@ func (r *Region) syncLoop(ctx context.Context) error {
 }
 
 // collect deletes sets superseded by a newer set complete on every region,
-// then blobs no set references, then this region's copies of them.
+// then blobs no set references, then this region's copies of them. It runs
+// under the importer's lock, so it never races an import or a peer copy of
+// this region (which could commit a file just before its row exists).
 func (r *Region) collect(ctx context.Context) error {
+	return r.importer.Exclusive(func() error { return r.collectLocked(ctx) })
+}
+
+func (r *Region) collectLocked(ctx context.Context) error {
 	snap, err := r.db.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	res := tree.Build(snap, r.cfg.AliveWindow)
+	res := tree.Build(snap, r.cfg.AliveWindow, r.cfg.CleanupGrace)
 	if err := r.db.DeleteSets(ctx, res.Obsolete); err != nil {
 		return err
 	}

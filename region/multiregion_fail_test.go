@@ -82,6 +82,7 @@ func TestRegionShortOfDisk(t *testing.T) {
 	rs[0].AddSource(t, m)
 	importAll(t, rs)
 	converged(t, rs, 30*time.Second)
+	regiontest.Eventually(t, 10*time.Second, "v1 offered", func() bool { return !kernelOf(t, rs[0]).IsZero() })
 	v1 := kernelOf(t, rs[0])
 
 	m.Regenerate(t, regiontest.MirrorOptions{Version: "20250201", Scale: 0.004})

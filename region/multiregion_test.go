@@ -40,6 +40,7 @@ func cluster(t testing.TB, n int, storage func(i int) string, cfg func(*region.C
 func fastClaims(c *region.Config) {
 	c.ClaimTTL = 2 * time.Second
 	c.SyncInterval = time.Second
+	c.CleanupGrace = -1 // clean up replaced sets at once
 }
 
 // importAll runs an import on every region at once, as `bootfs-region
@@ -183,6 +184,32 @@ func TestThreeRegionsDownloadOnceAndConverge(t *testing.T) {
 	}
 }
 
+func TestJoiningRegionKeepsTheTree(t *testing.T) {
+	m := regiontest.NewMirror(t, regiontest.MirrorOptions{})
+	rs := cluster(t, 1, nil, fastClaims)
+	rs[0].AddSource(t, m)
+	importAll(t, rs)
+	before := len(rs[0].Tree(t).Files)
+	if before == 0 {
+		t.Fatal("empty tree after import")
+	}
+	// A new, empty region joins: what racks boot from must not vanish
+	// while it catches up.
+	r2 := regiontest.StartRegion(t, regiontest.Options{Name: "r2", DatabaseURL: rs[0].DBURL, SecretFile: rs[0].SecretFile, Config: fastClaims})
+	if got := len(rs[0].Tree(t).Files); got != before {
+		t.Fatalf("tree went from %d to %d files when an empty region joined", before, got)
+	}
+	converged(t, []*regiontest.Region{rs[0], r2}, 30*time.Second)
+	regiontest.Eventually(t, 10*time.Second, "r2 listed as holder", func() bool {
+		for _, e := range rs[0].Tree(t).Files {
+			if !slices.Contains(e.Regions, "r2") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func kernelOf(t *testing.T, r *regiontest.Region) digest.Digest {
 	t.Helper()
 	return byPath(r.Tree(t))["ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"].SHA256
@@ -194,10 +221,8 @@ func TestNewVersionOnlyWhenLastRegionHasIt(t *testing.T) {
 	rs[0].AddSource(t, m)
 	importAll(t, rs)
 	converged(t, rs, 30*time.Second)
+	regiontest.Eventually(t, 10*time.Second, "v1 offered", func() bool { return !kernelOf(t, rs[0]).IsZero() })
 	v1 := kernelOf(t, rs[0])
-	if v1.IsZero() {
-		t.Fatal("v1 not offered")
-	}
 
 	// r3 goes down; upstream publishes a new version.
 	rs[2].Stop()

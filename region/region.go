@@ -46,6 +46,7 @@ type Config struct {
 	ClaimTTL          time.Duration // upstream download claim lifetime without renewal (default 30s)
 	LegacyDatabase    string        // a MAAS database to move boot images out of before serving them ("" = none)
 	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
+	CleanupGrace      time.Duration // keep a replaced set this long after its replacement is published (default 10m; negative: 0)
 	Log               *slog.Logger
 }
 
@@ -84,6 +85,12 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.ClaimTTL <= 0 {
 		c.ClaimTTL = 30 * time.Second
+	}
+	if c.CleanupGrace == 0 {
+		c.CleanupGrace = 10 * time.Minute
+	}
+	if c.CleanupGrace < 0 {
+		c.CleanupGrace = 0
 	}
 	if c.SyncInterval <= 0 {
 		c.SyncInterval = 30 * time.Second

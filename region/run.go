@@ -103,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
 	r.registerImportGauges()
-	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, 10*time.Second)
+	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, r.cfg.CleanupGrace, 10*time.Second)
 	if err := r.tree.Refresh(ctx); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func runImport(c *cli.Context) error {
 		if err := t.api.do(ctx, "POST", wire.PathImport, nil, &t.st); err != nil {
 			return fmt.Errorf("region %s: %w", r.Name, err)
 		}
-		t.before = t.st.Generation
+		t.before = t.st.Imports
 		targets = append(targets, t)
 	}
 	if len(targets) == 0 {
@@ -90,7 +90,8 @@ func runImport(c *cli.Context) error {
 					return fmt.Errorf("region %s: %w", t.name, err)
 				}
 				t.st = st
-				t.done = st.Generation > t.before && st.Kind == "import" && (st.State == "done" || st.State == "failed")
+				// A peer sync may have started since: judge by the last import's outcome.
+				t.done = st.LastImport != nil && st.LastImport.Number > t.before
 			}
 			allDone = allDone && t.done
 			files += t.st.FilesDone
@@ -130,8 +131,8 @@ func runImport(c *cli.Context) error {
 	}
 	var failed []string
 	for _, t := range targets {
-		if t.st.State == "failed" {
-			failed = append(failed, fmt.Sprintf("region %s: %s", t.name, t.st.Error))
+		if l := t.st.LastImport; l != nil && l.State == "failed" {
+			failed = append(failed, fmt.Sprintf("region %s: %s", t.name, l.Error))
 		}
 	}
 	if len(failed) > 0 {

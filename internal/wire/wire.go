@@ -136,9 +136,21 @@ type ImportStatus struct {
 	BytesTotal int64     `json:"bytes_total"`
 	// Current lists the files being downloaded now.
 	Current []Transfer `json:"current,omitempty"`
-	// Generation increases with every import started; a client that asked
-	// for an import waits for a Generation greater than the one it saw.
+	// Generation increases with every import or sync started.
 	Generation int64 `json:"generation"`
+	// Imports counts the imports started (not syncs); LastImport is how the
+	// latest finished import ended. A client that asked for an import waits
+	// until LastImport.Number exceeds the Imports it saw.
+	Imports    int64        `json:"imports"`
+	LastImport *ImportEnded `json:"last_import,omitempty"`
+}
+
+// ImportEnded is the outcome of one finished import.
+type ImportEnded struct {
+	Number   int64     `json:"number"`
+	State    string    `json:"state"` // "done" or "failed"
+	Error    string    `json:"error,omitempty"`
+	Finished time.Time `json:"finished"`
 }
 
 // Download is an upstream download claimed by a region.

@@ -92,7 +92,10 @@ func (d *DB) RecordSet(ctx context.Context, s SetRecord) (int64, error) {
 // filename_on_disk of at least shortLen hex characters.
 func ensureBlob(ctx context.Context, tx pgx.Tx, sha digest.Digest, size int64) error {
 	var have int64
-	err := tx.QueryRow(ctx, `SELECT size FROM blob WHERE sha256 = $1`, sha.String()).Scan(&have)
+	// FOR KEY SHARE: a concurrent DeleteOrphanBlobs must wait for this
+	// transaction (and then fail on the new file's foreign key) rather than
+	// delete the row between this check and the file insert.
+	err := tx.QueryRow(ctx, `SELECT size FROM blob WHERE sha256 = $1 FOR KEY SHARE`, sha.String()).Scan(&have)
 	if err == nil {
 		if have != size {
 			return fmt.Errorf("sha256 %s is recorded with size %d, now claimed with size %d", sha, have, size)

@@ -32,6 +32,7 @@ type Set struct {
 	Version        string
 	Label          string
 	Created        time.Time
+	Published      *time.Time // when it first was complete everywhere; nil if never
 	Files          []File
 }
 
@@ -67,7 +68,7 @@ func (d *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		rows, err = tx.Query(ctx, `
 			SELECT s.id, r.id, r.name, r.architecture, coalesce(r.kflavor, ''), coalesce(r.bootloader_type, ''),
-			       s.version, s.label, s.created
+			       s.version, s.label, s.created, s.published
 			FROM boot_resource_set s JOIN boot_resource r ON r.id = s.resource_id
 			ORDER BY r.name, r.architecture, s.version, s.id`)
 		if err != nil {
@@ -76,7 +77,7 @@ func (d *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 		s.Sets, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Set, error) {
 			var t Set
 			err := r.Scan(&t.ID, &t.ResourceID, &t.Name, &t.Architecture, &t.Kflavor, &t.BootloaderType,
-				&t.Version, &t.Label, &t.Created)
+				&t.Version, &t.Label, &t.Created, &t.Published)
 			return t, err
 		})
 		if err != nil {

@@ -98,6 +98,22 @@ func (d *DB) Wanted(ctx context.Context, regionID int64) ([]Want, error) {
 	})
 }
 
+// PublishSets marks sets as published (complete on every region) now,
+// unless they already are.
+func (d *DB) PublishSets(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tag, err := d.pool.Exec(ctx, `UPDATE boot_resource_set SET published = now() WHERE id = ANY($1) AND published IS NULL`, ids)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return d.Notify(ctx, "set")
+}
+
 // DeleteSets removes sets and their files (not their blobs: see
 // DeleteOrphanBlobs).
 func (d *DB) DeleteSets(ctx context.Context, ids []int64) error {

@@ -43,6 +43,11 @@ func Download(ctx context.Context, hc *http.Client, st *store.Disk, d digest.Dig
 	return nil, fmt.Errorf("gave up after %d attempts: %w", retries+1, lastErr)
 }
 
+// stallTimeout is how long a download may go without receiving a byte.
+var stallTimeout = 60 * time.Second
+
+var errStalled = errors.New("no data received for a while: transfer stalled")
+
 func backoff(attempt int) time.Duration {
 	d := time.Duration(1<<min(attempt, 6)) * 250 * time.Millisecond
 	return min(d, 15*time.Second)
@@ -64,6 +69,12 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 	}()
 	off := p.Offset()
 	if off < size {
+		// A server that stops sending mid-body must not hold the download
+		// (and its claim) forever: cancel when no byte arrives for stall.
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		watchdog := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
+		defer watchdog.Stop()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, false, err
@@ -96,6 +107,7 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 		done := off
 		for {
 			n, rerr := resp.Body.Read(buf)
+			watchdog.Reset(stallTimeout)
 			if n > 0 {
 				if _, err := p.Write(buf[:n]); err != nil {
 					return nil, !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrNoSpace), err
@@ -112,6 +124,9 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 				break
 			}
 			if rerr != nil {
+				if c := context.Cause(ctx); errors.Is(c, errStalled) {
+					rerr = c
+				}
 				return nil, true, fmt.Errorf("GET %s: after %d of %d bytes: %w", url, done, size, rerr)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ const maxStall = 15 * time.Minute
 func (im *Importer) converge(ctx context.Context) error {
 	failed := map[digest.Digest]error{}
 	var failMu sync.Mutex // guards failed while downloads run
+	var extractErr error
 	lastProgress := time.Now()
 	for {
 		wants, err := im.cfg.DB.Wanted(ctx, im.cfg.RegionID)
@@ -62,12 +64,17 @@ func (im *Importer) converge(ctx context.Context) error {
 		if err := im.checkSpace(ctx, total); err != nil {
 			return err
 		}
+		if err := im.cfg.DB.ClearBanner(ctx, im.cfg.RegionID, BannerDiskSpace); err != nil {
+			return err
+		}
 		// Start at a different place on each region, so regions that import
 		// together claim different files first.
 		off := int(im.cfg.RegionID) * 7919 % len(todo)
 		todo = append(todo[off:], todo[:off]...)
 
 		var progressed, waiting atomic.Int64
+		var nowhere []string // wants no peer holds and upstream does not serve
+		var nowhereMu sync.Mutex
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(im.cfg.Parallel)
 		for _, w := range todo {
@@ -85,6 +92,10 @@ func (im *Importer) converge(ctx context.Context) error {
 					progressed.Add(1)
 				case wait:
 					waiting.Add(1)
+				default:
+					nowhereMu.Lock()
+					nowhere = append(nowhere, w.Name)
+					nowhereMu.Unlock()
 				}
 				return nil
 			})
@@ -94,17 +105,29 @@ func (im *Importer) converge(ctx context.Context) error {
 			return err
 		}
 		if err := im.extractBootloaders(ctx); err != nil {
-			return err
+			extractErr = err // reported at the end; the other files go on
+		}
+		if progressed.Load() > 0 || waiting.Load() > 0 {
+			// Waiting on a live claim counts: another region is
+			// downloading (and renewing) it; a dead one's claim expires.
+			lastProgress = time.Now()
 		}
 		if progressed.Load() > 0 {
-			lastProgress = time.Now()
 			continue
 		}
 		if waiting.Load() == 0 {
+			if len(nowhere) > 0 {
+				// Not a failure of this run (e.g. a migrated set whose
+				// legacy copy was incomplete, until a source serves it),
+				// but the set stays unavailable: say which files.
+				slices.Sort(nowhere)
+				im.log.Warn("files no region holds and no upstream source serves; their sets stay incomplete",
+					"count", len(nowhere), "files", strings.Join(nowhere, ", "))
+			}
 			break // nothing more can be had now
 		}
 		if time.Since(lastProgress) > maxStall {
-			return fmt.Errorf("waited %s for other regions' downloads without progress", maxStall)
+			return fmt.Errorf("no progress for %s", maxStall)
 		}
 		select {
 		case <-ctx.Done():
@@ -115,16 +138,13 @@ func (im *Importer) converge(ctx context.Context) error {
 	// Archives may be held without any download in this run (a migration
 	// put them on disk): extraction is idempotent, so always look.
 	if err := im.extractBootloaders(ctx); err != nil {
-		return err
+		extractErr = err
 	}
-	var errs []error
+	errs := []error{extractErr}
 	for _, err := range failed {
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	return im.cfg.DB.ClearBanner(ctx, im.cfg.RegionID, BannerDiskSpace)
+	return errors.Join(errs...)
 }
 
 // obtain gets one blob: ok when stored now, wait when another region is
@@ -150,37 +170,51 @@ func (im *Importer) obtain(ctx context.Context, w db.Want) (ok, wait bool, err e
 	if err != nil || !won {
 		return false, !won, err
 	}
-	defer func() { _ = im.cfg.DB.ReleaseClaim(context.WithoutCancel(ctx), im.cfg.RegionID, w.SHA256) }()
+	// Renew the claim until done; losing it (this region stalled past the
+	// TTL and another took over) stops the work.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go im.renew(dctx, cancel, w)
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer rcancel()
+		if err := im.cfg.DB.ReleaseClaim(rctx, im.cfg.RegionID, w.SHA256); err != nil {
+			im.log.Warn("release download claim (it expires by itself)", "sha256", w.SHA256, "err", err)
+		}
+	}()
 	// A claim is released only after its holder recorded the blob as held,
 	// so look again: the previous claimer may have just finished.
-	if fresh, err := im.cfg.DB.Holders(ctx, w.SHA256, im.cfg.RegionID); err != nil {
+	if fresh, err := im.cfg.DB.Holders(dctx, w.SHA256, im.cfg.RegionID); err != nil {
 		return false, false, err
 	} else if len(fresh) > len(holders) {
-		if err := im.fromPeers(ctx, w, fresh); err == nil || ctx.Err() != nil {
+		if err := im.fromPeers(dctx, w, fresh); err == nil || dctx.Err() != nil {
 			return true, false, err
 		}
 	}
-	// Renew the claim while downloading; losing it (this region stalled
-	// past the TTL and another took over) stops the download.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		t := time.NewTicker(im.cfg.ClaimTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-dctx.Done():
-				return
-			case <-t.C:
-				if err := im.cfg.DB.RenewClaim(dctx, im.cfg.RegionID, w.SHA256, im.cfg.ClaimTTL); errors.Is(err, db.ErrNotFound) {
-					im.log.Warn("lost download claim; another region took it over", "sha256", w.SHA256, "name", w.Name)
-					cancel()
-					return
-				}
-			}
+	return true, false, im.fetch(dctx, im.cfg.HTTP, w, w.SourceURL, nil, im.cfg.Retries, im.cfg.Metrics)
+}
+
+// renew keeps this region's claim on w alive until ctx ends, and cancels
+// the work when the claim was lost.
+func (im *Importer) renew(ctx context.Context, cancel context.CancelFunc, w db.Want) {
+	t := time.NewTicker(im.cfg.ClaimTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-	}()
-	return true, false, im.fetch(dctx, w, w.SourceURL, nil, im.cfg.Retries, im.cfg.Metrics)
+		err := im.cfg.DB.RenewClaim(ctx, im.cfg.RegionID, w.SHA256, im.cfg.ClaimTTL)
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			im.log.Warn("lost download claim; another region took it over", "sha256", w.SHA256, "name", w.Name)
+			cancel()
+			return
+		case err != nil && ctx.Err() == nil:
+			im.log.Warn("renew download claim failed; it may expire and be taken over", "sha256", w.SHA256, "err", err)
+		}
+	}
 }
 
 // fromPeers copies a blob from regions holding a complete copy: up to 5 of
@@ -200,7 +234,7 @@ func (im *Importer) fromPeers(ctx context.Context, w db.Want, holders []db.Regio
 	header := http.Header{"Authorization": {"Bearer " + im.cfg.Secret}}
 	var errs []error
 	for _, h := range holders {
-		err := im.fetch(ctx, w, h.URL+wire.PathBlobs+w.SHA256.String(), header, 1, nil)
+		err := im.fetch(ctx, im.cfg.PeerHTTP, w, h.URL+wire.PathBlobs+w.SHA256.String(), header, 1, nil)
 		if err == nil {
 			return nil
 		}
@@ -241,9 +275,9 @@ func (im *Importer) raiseSpaceBanner(ctx context.Context, need int64) error {
 }
 
 // fetch downloads one blob from url into the store and records it.
-func (im *Importer) fetch(ctx context.Context, w db.Want, url string, header http.Header, retries int, m *Metrics) error {
+func (im *Importer) fetch(ctx context.Context, hc *http.Client, w db.Want, url string, header http.Header, retries int, m *Metrics) error {
 	progress := im.startTransfer(wire.Transfer{SHA256: w.SHA256, Name: w.Name, From: url, Size: w.Size})
-	blocks, err := Download(ctx, im.cfg.HTTP, im.cfg.Store, w.SHA256, w.Size, url, header, retries,
+	blocks, err := Download(ctx, hc, im.cfg.Store, w.SHA256, w.Size, url, header, retries,
 		func(done int64) { progress(done, false) }, m)
 	if err != nil {
 		progress(0, true)

@@ -13,7 +13,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -28,7 +30,8 @@ type Config struct {
 	Store      *store.Disk
 	RegionID   int64
 	RegionName string
-	HTTP       *http.Client // nil: a client with sane timeouts and no overall deadline
+	HTTP       *http.Client // upstream; nil: a client with sane timeouts, the environment's proxy and no overall deadline
+	PeerHTTP   *http.Client // peer regions; nil: the same without any proxy
 	Log        *slog.Logger // nil: discard
 	// Parallel is how many downloads run at once (default 4).
 	Parallel int
@@ -65,12 +68,12 @@ type Importer struct {
 // New returns an Importer.
 func New(cfg Config) *Importer {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ResponseHeaderTimeout: 60 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   16,
-		}}
+		cfg.HTTP = &http.Client{Transport: newTransport(http.ProxyFromEnvironment)}
+	}
+	if cfg.PeerHTTP == nil {
+		// No proxy for peers: the request carries the shared secret, and
+		// regions reach each other directly.
+		cfg.PeerHTTP = &http.Client{Transport: newTransport(nil)}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -96,6 +99,17 @@ func New(cfg Config) *Importer {
 	return &Importer{cfg: cfg, log: cfg.Log, status: wire.ImportStatus{State: "idle"}}
 }
 
+func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+	return &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   16,
+	}
+}
+
 // ErrBusy is returned by Start when an import is already running.
 var ErrBusy = errors.New("an import is already running")
 
@@ -110,6 +124,15 @@ func (im *Importer) Sync(ctx context.Context) (err error) {
 	im.begin("sync")
 	defer func() { im.finish(err) }()
 	return im.converge(ctx)
+}
+
+// Exclusive runs fn while no import or sync runs (waiting for a running one
+// to end), so fn sees and changes the store and the database without a
+// download committing files under it.
+func (im *Importer) Exclusive(fn func() error) error {
+	im.run.Lock()
+	defer im.run.Unlock()
+	return fn()
 }
 
 // Status returns a copy of the current progress.
@@ -154,7 +177,12 @@ func (im *Importer) Run(ctx context.Context) (err error) {
 func (im *Importer) begin(kind string) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	im.status = wire.ImportStatus{State: "running", Kind: kind, Started: time.Now(), Generation: im.status.Generation + 1}
+	imports := im.status.Imports
+	if kind == "import" {
+		imports++
+	}
+	im.status = wire.ImportStatus{State: "running", Kind: kind, Started: time.Now(), Generation: im.status.Generation + 1,
+		Imports: imports, LastImport: im.status.LastImport}
 }
 
 func (im *Importer) finish(err error) {
@@ -162,12 +190,15 @@ func (im *Importer) finish(err error) {
 	defer im.mu.Unlock()
 	im.status.Finished = time.Now()
 	im.status.Current = nil
+	im.status.State = "done"
 	if err != nil {
 		im.status.State = "failed"
 		im.status.Error = err.Error()
-		return
 	}
-	im.status.State = "done"
+	if im.status.Kind == "import" {
+		im.status.LastImport = &wire.ImportEnded{Number: im.status.Imports, State: im.status.State,
+			Error: im.status.Error, Finished: im.status.Finished}
+	}
 }
 
 func (im *Importer) setTotals(files int, bytes int64) {
@@ -191,7 +222,9 @@ func (im *Importer) startTransfer(t wire.Transfer) func(done int64, finished boo
 				im.status.Current[i].Done = done
 				if finished {
 					im.status.Current = append(im.status.Current[:i], im.status.Current[i+1:]...)
-					im.status.FilesDone++
+					if done == t.Size {
+						im.status.FilesDone++
+					}
 				}
 				break
 			}

@@ -1,8 +1,10 @@
 // Package tree decides what the boot tree shows, from a database snapshot.
 //
 // The rule: for each resource (name, architecture), the tree shows the
-// newest resource set that every registered region holds completely. A newer
-// set that some region still lacks is not shown; the previous complete one
+// newest resource set that every registered region holds completely, or
+// once did (it was then published, and stays offered even if a region
+// joins or loses a file: racks read from the regions that hold each file).
+// A newer set that some region still lacks is not shown; the previous one
 // stays (stale but consistent, so racks keep booting machines). A region
 // that is down therefore holds new versions back until it catches up or an
 // operator removes it (`bootfs-region regions remove NAME`); Build reports
@@ -38,17 +40,22 @@ const FiletypeBootloader = "bootloader"
 type Result struct {
 	Tree wire.Tree
 	Sets []wire.SetStatus
-	// Obsolete lists sets older than the set shown for their resource: safe
-	// to delete, since a newer set is complete everywhere.
+	// Obsolete lists sets older than the set shown for their resource, once
+	// that set has been published for the grace period: safe to delete
+	// (racks and machines mid-boot have moved on).
 	Obsolete []int64
+	// Publish lists sets complete on every region for the first time: the
+	// caller records them as published (db.PublishSets).
+	Publish []int64
 	// Conflicts lists paths claimed by two files; the first (sorted) wins.
 	Conflicts []string
 }
 
 // Build computes the tree and per-set status. alive is how recent a
 // heartbeat must be for a region to count as alive (for display only:
-// availability counts every registered region, alive or not).
-func Build(s *db.Snapshot, alive time.Duration) Result {
+// availability counts every registered region, alive or not). grace is how
+// long a replaced set is kept after its replacement was published.
+func Build(s *db.Snapshot, alive, grace time.Duration) Result {
 	var res Result
 	regionNames := make(map[int64]string, len(s.Regions))
 	for _, r := range s.Regions {
@@ -92,6 +99,7 @@ func Build(s *db.Snapshot, alive time.Duration) Result {
 		sets := groups[rid]
 		slices.SortStableFunc(sets, func(a, b *db.Set) int { return CompareVersions(b.Version, a.Version) })
 		shown := -1
+		var shownSince time.Time // when the shown set was (or is now) published
 		for i, set := range sets {
 			st := wire.SetStatus{
 				Resource: set.Name, Architecture: set.Architecture, Version: set.Version, Label: set.Label,
@@ -101,6 +109,7 @@ func Build(s *db.Snapshot, alive time.Duration) Result {
 				st.Size += f.Size
 			}
 			complete := len(s.Regions) > 0 && len(set.Files) > 0
+			var lacking []string
 			for _, r := range s.Regions {
 				var held int64
 				for _, f := range set.Files {
@@ -109,23 +118,30 @@ func Build(s *db.Snapshot, alive time.Duration) Result {
 				st.Held[r.Name] = held
 				if held < st.Size {
 					complete = false
-					if shown < 0 {
-						st.HeldBackBy = append(st.HeldBackBy, r.Name)
-					}
+					lacking = append(lacking, r.Name)
 				}
 			}
-			if complete && shown < 0 {
+			switch {
+			case shown < 0 && (complete || set.Published != nil):
+				// The newest set that is complete everywhere, or was once:
+				// a region joining or losing a file never withdraws it.
 				shown = i
 				st.Available = true
-				st.HeldBackBy = nil
+				shownSince = s.Now
+				if set.Published != nil {
+					shownSince = *set.Published
+				} else {
+					res.Publish = append(res.Publish, set.ID)
+				}
 				for _, f := range set.Files {
 					for _, p := range Paths(set, f) {
 						add(p, f)
 					}
 				}
-			} else if shown >= 0 {
+			case shown < 0:
+				st.HeldBackBy = lacking
+			case s.Now.Sub(shownSince) >= grace:
 				res.Obsolete = append(res.Obsolete, set.ID)
-				st.HeldBackBy = nil
 			}
 			res.Sets = append(res.Sets, st)
 		}

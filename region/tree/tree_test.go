@@ -54,7 +54,7 @@ func TestNewSetShownOnlyWhenEveryRegionHasIt(t *testing.T) {
 	hold(s, 2, oldK)
 	s.Held[2][newK.SHA256] = 5 // partial
 
-	r := Build(s, time.Minute)
+	r := Build(s, time.Minute, 0)
 	p := paths(r)
 	const kpath = "ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"
 	if p[kpath] != oldK.SHA256 {
@@ -73,7 +73,7 @@ func TestNewSetShownOnlyWhenEveryRegionHasIt(t *testing.T) {
 	gen := r.Tree.Generation
 
 	hold(s, 2, newK)
-	r = Build(s, time.Minute)
+	r = Build(s, time.Minute, 0)
 	if paths(r)[kpath] != newK.SHA256 {
 		t.Fatal("complete new set not shown")
 	}
@@ -83,7 +83,7 @@ func TestNewSetShownOnlyWhenEveryRegionHasIt(t *testing.T) {
 	if r.Tree.Generation == gen {
 		t.Fatal("generation did not change with the tree")
 	}
-	if again := Build(s, time.Minute); again.Tree.Generation != r.Tree.Generation {
+	if again := Build(s, time.Minute, 0); again.Tree.Generation != r.Tree.Generation {
 		t.Fatal("generation not stable")
 	}
 }
@@ -92,7 +92,7 @@ func TestNoSetCompleteShowsNothing(t *testing.T) {
 	s := snapshot(1)
 	k := file("k", 10)
 	s.Sets = []db.Set{{ID: 1, ResourceID: 1, Name: "ubuntu/noble", Architecture: "amd64/ga-24.04", Version: "1", Label: "stable", Files: []db.File{k}}}
-	if r := Build(s, time.Minute); len(r.Tree.Files) != 0 {
+	if r := Build(s, time.Minute, 0); len(r.Tree.Files) != 0 {
 		t.Fatalf("tree = %v, want empty", r.Tree.Files)
 	}
 }
@@ -105,7 +105,7 @@ func TestBootloaderPaths(t *testing.T) {
 	efi.Filetype = FiletypeBootloader
 	s.Sets = []db.Set{{ID: 1, ResourceID: 1, Name: "grub-efi-signed/uefi", Architecture: "amd64/generic", BootloaderType: "uefi", Version: "1", Label: "stable", Files: []db.File{arch, efi}}}
 	hold(s, 1, arch, efi)
-	p := paths(Build(s, time.Minute))
+	p := paths(Build(s, time.Minute, 0))
 	for _, want := range []string{"bootx64.efi", "bootloaders/uefi/amd64/bootx64.efi", "images/" + efi.FilenameOnDisk, "images/" + arch.FilenameOnDisk} {
 		if _, ok := p[want]; !ok {
 			t.Errorf("missing %s in %v", want, p)
@@ -132,5 +132,60 @@ func TestCompareVersions(t *testing.T) {
 		if got := CompareVersions(c.a, c.b); got != c.want {
 			t.Errorf("CompareVersions(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+func TestPublishedSetStaysWhenARegionJoinsOrLosesAFile(t *testing.T) {
+	s := snapshot(2)
+	k := file("boot-kernel-v1", 10)
+	s.Sets = []db.Set{{ID: 1, ResourceID: 1, Name: "ubuntu/jammy", Architecture: "amd64/ga-22.04", Version: "1", Label: "stable", Files: []db.File{k}}}
+	hold(s, 1, k)
+	hold(s, 2, k)
+	r := Build(s, time.Minute, 0)
+	if len(r.Publish) != 1 || r.Publish[0] != 1 || len(r.Tree.Files) == 0 {
+		t.Fatalf("complete set not published: publish %v, %d files", r.Publish, len(r.Tree.Files))
+	}
+	published := s.Now
+	s.Sets[0].Published = &published
+
+	// A third, empty region joins; region 2 loses the kernel.
+	s.Regions = append(s.Regions, db.Region{ID: 3, Name: "c", URL: "http://c", LastHeartbeat: s.Now})
+	delete(s.Held[2], k.SHA256)
+	r = Build(s, time.Minute, 0)
+	e, ok := paths(r)["ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"]
+	if !ok || e != k.SHA256 {
+		t.Fatal("a published set left the tree when a region joined or lost a file")
+	}
+	for _, f := range r.Tree.Files {
+		if len(f.Regions) != 1 || f.Regions[0] != "a" {
+			t.Fatalf("%s holders = %v, want only a", f.Path, f.Regions)
+		}
+	}
+	if len(r.Publish) != 0 {
+		t.Fatalf("published again: %v", r.Publish)
+	}
+}
+
+func TestObsoleteOnlyAfterGrace(t *testing.T) {
+	s := snapshot(1)
+	oldK, newK := file("boot-kernel-old", 10), file("boot-kernel-new", 20)
+	old := s.Now.Add(-time.Hour)
+	s.Sets = []db.Set{
+		{ID: 1, ResourceID: 1, Name: "ubuntu/jammy", Architecture: "amd64/ga-22.04", Version: "1", Label: "stable", Files: []db.File{oldK}, Published: &old},
+		{ID: 2, ResourceID: 1, Name: "ubuntu/jammy", Architecture: "amd64/ga-22.04", Version: "2", Label: "stable", Files: []db.File{newK}},
+	}
+	hold(s, 1, oldK, newK)
+	if r := Build(s, time.Minute, 10*time.Minute); len(r.Obsolete) != 0 || len(r.Publish) != 1 {
+		t.Fatalf("obsolete %v publish %v at the moment the new set is published", r.Obsolete, r.Publish)
+	}
+	justNow := s.Now.Add(-time.Minute)
+	s.Sets[1].Published = &justNow
+	if r := Build(s, time.Minute, 10*time.Minute); len(r.Obsolete) != 0 {
+		t.Fatalf("obsolete %v one minute after publishing, grace 10m", r.Obsolete)
+	}
+	later := s.Now.Add(-11 * time.Minute)
+	s.Sets[1].Published = &later
+	if r := Build(s, time.Minute, 10*time.Minute); len(r.Obsolete) != 1 || r.Obsolete[0] != 1 {
+		t.Fatalf("obsolete %v after the grace period, want [1]", r.Obsolete)
 	}
 }

@@ -17,7 +17,10 @@ type Watcher struct {
 	db       *db.DB
 	log      *slog.Logger
 	alive    time.Duration
+	grace    time.Duration
 	interval time.Duration
+
+	refresh sync.Mutex // serialises Refresh: a slower, older snapshot must not overwrite a newer result
 
 	mu      sync.Mutex    // guards cur and changed
 	cur     Result        // latest computed result
@@ -27,8 +30,8 @@ type Watcher struct {
 
 // NewWatcher returns a Watcher; call Refresh or Run before Current.
 // alive is the heartbeat age within which a region counts as alive.
-func NewWatcher(d *db.DB, log *slog.Logger, alive, interval time.Duration) *Watcher {
-	return &Watcher{db: d, log: log, alive: alive, interval: interval, changed: make(chan struct{})}
+func NewWatcher(d *db.DB, log *slog.Logger, alive, grace, interval time.Duration) *Watcher {
+	return &Watcher{db: d, log: log, alive: alive, grace: grace, interval: interval, changed: make(chan struct{})}
 }
 
 // Current returns the latest result and a channel closed when the tree
@@ -41,11 +44,16 @@ func (w *Watcher) Current() (Result, <-chan struct{}) {
 
 // Refresh recomputes the result now.
 func (w *Watcher) Refresh(ctx context.Context) error {
+	w.refresh.Lock()
+	defer w.refresh.Unlock()
 	snap, err := w.db.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	res := Build(snap, w.alive)
+	res := Build(snap, w.alive, w.grace)
+	if err := w.db.PublishSets(ctx, res.Publish); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.loaded || res.Tree.Generation != w.cur.Tree.Generation {
