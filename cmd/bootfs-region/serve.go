@@ -35,6 +35,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "verify-interval", Value: 24 * time.Hour, Usage: "pause between background verification passes"},
 			&cli.DurationFlag{Name: "claim-ttl", Value: 30 * time.Second, Usage: "an upstream download claim expires this long after its region stops renewing it (then another region takes the download over)"},
 			&cli.DurationFlag{Name: "sync-interval", Value: 30 * time.Second, Usage: "look for files to copy from peer regions at least this often (changes announced by other regions trigger it at once)"},
+			&cli.DurationFlag{Name: "cleanup-grace", Value: 10 * time.Minute, Usage: "keep a replaced image version this long after its replacement is offered (racks and machines mid-boot move over)"},
 			&cli.StringFlag{Name: "legacy-database", EnvVars: []string{"BOOTFS_LEGACY_DATABASE_URL"},
 				Usage: "MAAS database (<= 3.4) to move boot images out of, once, before serving them (see `bootfs-region migrate`)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -63,6 +64,7 @@ func serveCommand() *cli.Command {
 				VerifyRate: verify, VerifyInterval: c.Duration("verify-interval"), Log: log,
 				ClaimTTL: c.Duration("claim-ttl"), SyncInterval: c.Duration("sync-interval"),
 				LegacyDatabase: c.String("legacy-database"),
+				CleanupGrace:   cleanupGrace(c.Duration("cleanup-grace")),
 			})
 			if err != nil {
 				return err
@@ -71,4 +73,13 @@ func serveCommand() *cli.Command {
 			return r.Serve(ctx)
 		},
 	}
+}
+
+// cleanupGrace maps the flag's 0 ("at once") to the config's negative value
+// (its zero value means the default).
+func cleanupGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
