@@ -3,39 +3,19 @@ package migrate
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/bootfs/bootfs/internal/tmpfs"
 )
-
-// mountTmpfs mounts a tmpfs of the given size (like "2m") on a fresh
-// directory and unmounts it when the test ends. It needs root.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mounting tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 func TestNoSpaceWritesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, false, 0) // about 4.2 MB of valid content
-	dir := filepath.Join(mountTmpfs(t, "2m"), "store")
+	dir := filepath.Join(tmpfs.Mount(t, "2m"), "store")
 	r := newRegion(t, "", "region1", dir)
 	before := snapshotLegacy(t, f)
 

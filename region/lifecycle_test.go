@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bootfs/bootfs/internal/tmpfs"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,23 +83,9 @@ func mustWrite(t testing.TB, path, s string) {
 	}
 }
 
-// tmpfs mounts a small tmpfs for the test (root only).
-func tmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
 func TestTooLittleDisk(t *testing.T) {
 	m := regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: 0.01}) // ~20 MB
-	dir := tmpfs(t, "8m")
+	dir := tmpfs.Mount(t, "8m")
 	r := regiontest.StartRegion(t, regiontest.Options{Storage: filepath.Join(dir, "store"),
 		Config: func(c *region.Config) {}})
 	r.AddSource(t, m)
@@ -127,9 +114,7 @@ func TestTooLittleDisk(t *testing.T) {
 		t.Fatalf("status banners = %+v (%v)", st.Banners, err)
 	}
 	// Grow the disk: the next import succeeds and clears the banner.
-	if out, err := exec.Command("mount", "-o", "remount,size=256m", dir).CombinedOutput(); err != nil {
-		t.Fatalf("grow tmpfs: %v: %s", err, out)
-	}
+	tmpfs.Resize(t, dir, "256m")
 	if err := r.ImportNow(ctx); err != nil {
 		t.Fatal(err)
 	}

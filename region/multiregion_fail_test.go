@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/tmpfs"
+
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
@@ -72,7 +74,7 @@ func TestRegionKilledMidDownload(t *testing.T) {
 func TestRegionShortOfDisk(t *testing.T) {
 	m := regiontest.NewMirror(t, regiontest.MirrorOptions{})
 	// r3's disk holds the first version and the 100 MiB reserve, not a second version.
-	small := tmpfs(t, "116m")
+	small := tmpfs.Mount(t, "116m")
 	rs := cluster(t, 3, func(i int) string {
 		if i == 3 {
 			return filepath.Join(small, "store")

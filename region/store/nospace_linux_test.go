@@ -4,35 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/tmpfs"
+
 	"golang.org/x/sys/unix"
 )
 
-// mountTmpfs mounts a tmpfs of the given size (like "2m") on a fresh
-// directory and unmounts it when the test ends. It needs root.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs for the ENOSPC test")
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mounting tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 func TestPutNoSpace(t *testing.T) {
-	mnt := mountTmpfs(t, "2m")
+	mnt := tmpfs.Mount(t, "2m")
 	dir := filepath.Join(mnt, "store")
 	d, err := Open(Options{Dir: dir, Log: testLog(t)})
 	if err != nil {
