@@ -99,8 +99,10 @@ type RegionStatus struct {
 	Region
 	BytesHeld   int64 `json:"bytes_held"`
 	BytesWanted int64 `json:"bytes_wanted"`
-	FilesHeld   int   `json:"files_held"`
-	FilesWanted int   `json:"files_wanted"`
+	// SetsHeld counts the resource sets this region holds completely, of
+	// SetsWanted (every set recorded).
+	SetsHeld   int `json:"sets_held"`
+	SetsWanted int `json:"sets_wanted"`
 }
 
 // SetStatus is one resource set (a version of a resource) and how complete

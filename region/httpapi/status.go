@@ -19,9 +19,9 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 		for _, set := range res.Sets {
 			rs.BytesWanted += set.Size
 			rs.BytesHeld += set.Held[r.Name]
-			rs.FilesWanted++
+			rs.SetsWanted++
 			if set.Held[r.Name] >= set.Size {
-				rs.FilesHeld++
+				rs.SetsHeld++
 			}
 		}
 		st.Regions = append(st.Regions, rs)

@@ -23,8 +23,8 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request) {
 		wait = min(d, maxWait)
 	}
 	res, changed := s.d.Tree.Current()
-	inm := strings.Trim(r.Header.Get("If-None-Match"), `"`)
-	if inm != "" && inm == res.Tree.Generation && wait > 0 {
+	matches := func(gen string) bool { return etagMatches(r.Header.Get("If-None-Match"), gen) }
+	if matches(res.Tree.Generation) && wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -38,7 +38,7 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request) {
 	etag := `"` + res.Tree.Generation + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "no-cache")
-	if inm == res.Tree.Generation {
+	if matches(res.Tree.Generation) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -46,4 +46,16 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(res.Tree); err != nil {
 		s.d.Log.Debug("write tree", "err", err)
 	}
+}
+
+// etagMatches implements If-None-Match's weak comparison: a list of
+// entity tags, each possibly W/-prefixed, or "*".
+func etagMatches(header, gen string) bool {
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || strings.Trim(tag, `"`) == gen && gen != "" {
+			return true
+		}
+	}
+	return false
 }
