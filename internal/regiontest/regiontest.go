@@ -108,9 +108,10 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 		written := 0
 		for len(b) > 0 {
 			chunk := b[:min(len(b), 32<<10)]
+			v.(*atomic.Int64).Add(int64(len(chunk))) // before the client can have them
 			n, err := w.ResponseWriter.Write(chunk)
 			written += n
-			v.(*atomic.Int64).Add(int64(n))
+			v.(*atomic.Int64).Add(int64(n - len(chunk)))
 			if err != nil {
 				return written, err
 			}
@@ -119,8 +120,10 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 		}
 		return written, nil
 	}
+	// Count before writing, so the count never lags what a client has.
+	v.(*atomic.Int64).Add(int64(len(b)))
 	n, err := w.ResponseWriter.Write(b)
-	v.(*atomic.Int64).Add(int64(n))
+	v.(*atomic.Int64).Add(int64(n - len(b)))
 	return n, err
 }
 

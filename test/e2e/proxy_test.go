@@ -107,11 +107,19 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 		if bps > 0 {
 			chunk = b[:min(len(b), 16<<10)]
 		}
+		// Count before writing: once the client has the bytes, a test may
+		// read the counter, so it must never lag behind them. Bytes not
+		// written are taken back.
+		w.p.mu.Lock()
+		w.p.blobBytes += int64(len(chunk))
+		w.p.mu.Unlock()
 		n, err := w.ResponseWriter.Write(chunk)
 		written += n
-		w.p.mu.Lock()
-		w.p.blobBytes += int64(n)
-		w.p.mu.Unlock()
+		if n < len(chunk) {
+			w.p.mu.Lock()
+			w.p.blobBytes -= int64(len(chunk) - n)
+			w.p.mu.Unlock()
+		}
 		if err != nil {
 			return written, err
 		}
