@@ -9,7 +9,9 @@
 // disappear. The bytes behind a file come from a Content, the rack's block
 // reader, which hands out only verified bytes; this package never returns
 // data Content did not give it, and maps every Content error to EIO (EINTR
-// when the kernel interrupted the request).
+// when the kernel interrupted the request). Files the cache holds whole may
+// instead be read by the kernel straight from the cache's verified file
+// (see Passthrough).
 //
 // # Snapshots, not a mutable inode tree
 //
@@ -67,9 +69,10 @@
 // invalidation of the same directory, so a stale answer is not cached past
 // the update. The timeouts bound staleness only if a notification is lost.
 //
-// Files open with FOPEN_KEEP_CACHE (the page cache survives re-opens; it
-// belongs to an inode whose bytes never change) and FOPEN_NOFLUSH (close
-// sends no FLUSH; there is nothing to flush).
+// Files open (unless passed through, see below) with FOPEN_KEEP_CACHE (the
+// page cache survives re-opens; it belongs to an inode whose bytes never
+// change) and FOPEN_NOFLUSH (close sends no FLUSH; there is nothing to
+// flush).
 //
 // # Read-only
 //
@@ -81,13 +84,47 @@
 //
 // # Passthrough
 //
-// FUSE passthrough (Linux 6.9+, go-fuse's FilePassthroughFder) is not used.
-// It could serve files held wholly and verified in the rack cache: Open would
-// return a handle whose PassthroughFd is an O_RDONLY descriptor of the
-// complete cached file, and the kernel would then read that file directly
-// (go-fuse clears FOPEN_KEEP_CACHE and uses one backing file per inode).
-// That needs an optional Content method returning such a descriptor, and
-// the cache must never rewrite a file in place (replace it by rename, and
-// let eviction unlink it: an open backing descriptor keeps the old inode).
-// It also requires CAP_SYS_ADMIN and bypasses the per-read accounting here.
+// With Options.Passthrough set and a Content that implements Backer, a file
+// whose bytes are wholly available, verified, in a local file (the rack
+// cache holds it complete) is served by FUSE passthrough (Linux 6.9+,
+// go-fuse's FilePassthroughFder): Open asks Backing for a read-only
+// descriptor of that file and the kernel reads it directly, with read(2),
+// pread(2), splice/sendfile and mmap, instead of sending READs here. Such
+// reads bypass Content and the Reads/ReadBytes counters; Stats counts the
+// passthrough opens. Empty files are never passed through.
+//
+// The kernel refuses to have one inode open in caching mode (ordinary READs
+// through the page cache) and in passthrough mode at once: an open in the
+// other mode fails with EIO. go-fuse registers one backing file per inode,
+// the descriptor of the first passthrough open, and marks every later open
+// of the inode whose handle can pass through as passthrough, until the last
+// of them is released. So each file inode counts its open handles by mode
+// and a new open follows the mode already open: beside caching handles it
+// is a caching handle (Backing is not even asked, though the file may have
+// become wholly cached meanwhile); beside passthrough handles it is a
+// passthrough handle holding its own Backing, or fails with EIO (logged) if
+// Backing cannot give one then, which the open handles' pins should rule
+// out; with nothing open it is a passthrough handle if Backing has a file,
+// else a caching one. An inode therefore switches modes only when all its
+// handles are closed: a file read while it was being cached keeps going
+// through Content until every reader closed it. The kernel leaves an open
+// file's mode before it sends RELEASE, so a count here is never below the
+// kernel's.
+//
+// Every passthrough handle keeps its Backing until its RELEASE, even though
+// the kernel reads through the descriptor registered first, which may
+// belong to a handle already closed: the kernel holds its own reference to
+// that open file. So a Backer must keep the bytes of a file it handed out
+// intact while any handle of that digest holds a Backing: the rack cache
+// pins the file's blocks (eviction drops them from its index but punches
+// them out only after the last holder let go, and only from the current
+// file of that digest; a block's bytes are fixed by the digest, so a block
+// written again into the same place is the same bytes).
+//
+// Registering a backing file needs CAP_SYS_ADMIN, and the backing file must
+// live on a non-stacking file system (ext4, xfs, tmpfs; not overlayfs or
+// FUSE; go-fuse announces a stacking depth of 1). Otherwise go-fuse silently
+// stops trying for the whole mount and the kernel sends READs as usual; a
+// passthrough handle answers them from Content, and the first such READ is
+// logged as a warning.
 package fs

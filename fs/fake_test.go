@@ -7,9 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -156,3 +160,88 @@ func mustUpdate(t *testing.T, r *Root, w *wire.Tree) {
 }
 
 var errInjected = errors.New("injected failure")
+
+// fakeBacker is a fakeContent that is also a Backer: Backing writes the
+// file's bytes to a real file under dir (once) and hands out a new read-only
+// descriptor of it, closed by release. It counts Backing and release calls.
+type fakeBacker struct {
+	*fakeContent
+	dir string
+
+	mu       sync.Mutex // guards the fields below
+	ok       bool       // whether Backing succeeds
+	backings int        // Backing calls, successful or not
+	granted  int        // Backing calls that returned ok
+	releases int        // release calls
+	twice    int        // release calls on an already released descriptor
+	errs     []error    // failures to produce a backing file
+}
+
+var _ Backer = (*fakeBacker)(nil)
+
+func newFakeBacker(t *testing.T, c *fakeContent) *fakeBacker {
+	return &fakeBacker{fakeContent: c, dir: t.TempDir(), ok: true}
+}
+
+func (b *fakeBacker) setOK(ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ok = ok
+}
+
+// counts returns the Backing calls, the successful ones and the releases.
+func (b *fakeBacker) counts() (backings, granted, releases int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.backings, b.granted, b.releases
+}
+
+// check fails t if a descriptor was released twice or Backing failed.
+func (b *fakeBacker) check(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.twice != 0 || len(b.errs) != 0 {
+		t.Errorf("backer: %d double releases, errors %v", b.twice, b.errs)
+	}
+}
+
+func (b *fakeBacker) Backing(ctx context.Context, d digest.Digest, size int64) (int, func(), bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backings++
+	if !b.ok {
+		return -1, nil, false
+	}
+	b.fakeContent.mu.Lock()
+	content, known := b.files[d]
+	b.fakeContent.mu.Unlock()
+	if !known || int64(len(content)) != size {
+		return -1, nil, false
+	}
+	p := filepath.Join(b.dir, d.String())
+	if _, err := os.Stat(p); err != nil {
+		if err := os.WriteFile(p, content, 0o444); err != nil {
+			b.errs = append(b.errs, err)
+			return -1, nil, false
+		}
+	}
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.errs = append(b.errs, err)
+		return -1, nil, false
+	}
+	b.granted++
+	released := false
+	return fd, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.releases++
+		if released {
+			b.twice++
+			return
+		}
+		released = true
+		unix.Close(fd)
+	}, true
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -22,6 +23,13 @@ type fileNode struct {
 	gofs.Inode
 	common
 	f *fileInfo
+
+	// openMu guards caching and passthrough, the open handles of this
+	// inode by I/O mode (see openHandle in passthrough.go), and serializes
+	// opens of this inode with the Backing call they make.
+	openMu      sync.Mutex
+	caching     int // open caching-mode handles (*handle)
+	passthrough int // open passthrough handles (*passthroughHandle)
 }
 
 var (
@@ -53,24 +61,39 @@ func fileAttr(f *fileInfo, a *fuse.Attr) {
 }
 
 // Open implements gofs.NodeOpener. Opening for anything but reading fails
-// with EROFS. The page cache is kept across opens (the inode's bytes never
-// change) and close sends no FLUSH.
+// with EROFS. The handle is a passthrough handle or a caching one, see
+// openHandle. A caching handle keeps the page cache across opens (the
+// inode's bytes never change); close sends no FLUSH.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
 	n.fs.stats.opens.Add(1)
-	return &handle{fs: n.fs, f: n.f}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+	return n.openHandle(ctx)
 }
 
-// handle is an open file. It remembers the file (hence the digest) it was
-// opened on, whatever Update does afterwards.
+// handle is an open file in caching mode: the kernel sends READs, answered
+// from Content, and keeps the bytes in its page cache. It remembers the file
+// (hence the digest) it was opened on, whatever Update does afterwards.
 type handle struct {
-	fs *Root
-	f  *fileInfo
+	fs   *Root
+	node *fileNode
+	f    *fileInfo
 }
 
-var _ gofs.FileReader = (*handle)(nil)
+var (
+	_ gofs.FileReader   = (*handle)(nil)
+	_ gofs.FileReleaser = (*handle)(nil)
+)
+
+// Release implements gofs.FileReleaser: the kernel closed the handle (and
+// had already left caching mode for it, if it was the last one).
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.node.openMu.Lock()
+	defer h.node.openMu.Unlock()
+	h.node.caching--
+	return 0
+}
 
 // Read implements gofs.FileReader: verified bytes from Content or an error,
 // never a partial mix.

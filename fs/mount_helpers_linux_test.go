@@ -57,10 +57,21 @@ type mounted struct {
 
 func mountRig(t *testing.T, o Options, mo MountOptions, tree files) *mounted {
 	t.Helper()
+	return mountRigWith(t, o, mo, tree, nil)
+}
+
+// mountRigWith is mountRig whose Root reads from wrap(m.c) (from m.c if wrap
+// is nil).
+func mountRigWith(t *testing.T, o Options, mo MountOptions, tree files, wrap func(*fakeContent) Content) *mounted {
+	t.Helper()
 	requireFUSE(t)
 	m := &mounted{c: newFakeContent(), logs: &logRecorder{}}
 	o.Log = slog.New(m.logs)
-	m.root = NewRoot(m.c, o)
+	var c Content = m.c
+	if wrap != nil {
+		c = wrap(m.c)
+	}
+	m.root = NewRoot(c, o)
 	if tree != nil {
 		mustUpdate(t, m.root, tree.tree(m.c, "g1"))
 	}

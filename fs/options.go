@@ -16,6 +16,19 @@ type Content interface {
 	ReadAt(ctx context.Context, d digest.Digest, size int64, p []byte, off int64) (int, error)
 }
 
+// Backer is an optional interface of a Content: a local file holding every
+// byte of a file, already verified, that the kernel can read directly (FUSE
+// passthrough).
+type Backer interface {
+	// Backing returns a read-only descriptor of a local file whose bytes
+	// [0, size) are exactly file d's, verified, and stay so until release is
+	// called. ok is false when no such file is at hand (the file is not
+	// wholly cached, say). The caller must not close fd; release (called
+	// exactly once) ends the caller's use of it. Backing may do I/O and must
+	// be safe for concurrent use.
+	Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool)
+}
+
 // Default timeouts; see the package documentation for what each one caches.
 const (
 	DefaultEntryTimeout    = time.Hour
@@ -51,6 +64,11 @@ type Options struct {
 	// root (JSON bytes); `bootfs status MOUNTPOINT` reads it this way. It is
 	// called for every getxattr, size queries included, and must be fast.
 	Status func() ([]byte, error)
+	// Passthrough serves files a Backer can back by FUSE passthrough (see
+	// the package documentation); it has no effect unless the Content
+	// implements Backer. It needs CAP_SYS_ADMIN, otherwise go-fuse silently
+	// falls back to ordinary reads (logged once). Default false.
+	Passthrough bool
 }
 
 // withDefaults applies the documented zero-value defaults in one place.

@@ -72,9 +72,20 @@ type rig struct {
 
 func newRig(t *testing.T, o Options) *rig {
 	t.Helper()
+	return newRigWith(t, o, nil)
+}
+
+// newRigWith is newRig whose Root reads from wrap(g.c) (from g.c if wrap is
+// nil).
+func newRigWith(t *testing.T, o Options, wrap func(*fakeContent) Content) *rig {
+	t.Helper()
 	g := &rig{t: t, rec: &recorder{}, c: newFakeContent(), logs: &logRecorder{}}
 	o.Log = slog.New(g.logs)
-	g.root = NewRoot(g.c, o)
+	var c Content = g.c
+	if wrap != nil {
+		c = wrap(g.c)
+	}
+	g.root = NewRoot(c, o)
 	opts := g.root.nodeFSOptions()
 	opts.ServerCallbacks = g.rec
 	g.raw = gofs.NewNodeFS(g.root, opts)

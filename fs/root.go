@@ -20,6 +20,12 @@ type Root struct {
 	content Content
 	opts    Options
 	log     *slog.Logger
+	// backer is content as a Backer when Options.Passthrough is set and
+	// content implements it; nil means no passthrough.
+	backer Backer
+	// fallbackLogged is set once a READ reached a passthrough handle, i.e.
+	// go-fuse could not register its backing file, and that was logged.
+	fallbackLogged atomic.Bool
 
 	// cur is the current snapshot; readers load it without locking.
 	cur atomic.Pointer[tree]
@@ -64,6 +70,9 @@ var (
 func NewRoot(c Content, o Options) *Root {
 	o = o.withDefaults()
 	r := &Root{content: c, opts: o, log: o.Log}
+	if b, ok := c.(Backer); ok && o.Passthrough {
+		r.backer = b
+	}
 	r.dirCore = dirCore{common: common{fs: r}}
 	r.cur.Store(emptyTree())
 	return r

@@ -13,18 +13,23 @@ type Stats struct {
 	Lookups         uint64 // LOOKUPs answered (readdirplus included)
 	NegativeLookups uint64 // of which ENOENT
 	Opens           uint64
-	Reads           uint64 // successful READs
-	ReadBytes       uint64
-	ReadErrors      uint64 // READs answered EIO
-	Interrupted     uint64 // READs answered EINTR
-	Updates         uint64 // trees installed by Update
-	Notifications   uint64 // invalidations the kernel accepted
-	NotifyFailures  uint64 // invalidations that failed unexpectedly
+	// PassthroughOpens counts the opens (of Opens) answered with a backing
+	// file for FUSE passthrough; the kernel then reads that file itself
+	// and those reads are not counted below.
+	PassthroughOpens uint64
+	Reads            uint64 // successful READs
+	ReadBytes        uint64
+	ReadErrors       uint64 // READs answered EIO
+	Interrupted      uint64 // READs answered EINTR
+	Updates          uint64 // trees installed by Update
+	Notifications    uint64 // invalidations the kernel accepted
+	NotifyFailures   uint64 // invalidations that failed unexpectedly
 }
 
 // counters are the live counters behind Stats.
 type counters struct {
 	lookups, negativeLookups, opens           atomic.Uint64
+	passthroughOpens                          atomic.Uint64
 	reads, readBytes, readErrors, interrupted atomic.Uint64
 	updates, notifications, notifyFailures    atomic.Uint64
 }
@@ -33,19 +38,20 @@ type counters struct {
 func (r *Root) Stats() Stats {
 	t := r.snapshot()
 	return Stats{
-		Generation:      t.generation,
-		Files:           t.files,
-		Dirs:            len(t.dirs),
-		Bytes:           t.bytes,
-		Lookups:         r.stats.lookups.Load(),
-		NegativeLookups: r.stats.negativeLookups.Load(),
-		Opens:           r.stats.opens.Load(),
-		Reads:           r.stats.reads.Load(),
-		ReadBytes:       r.stats.readBytes.Load(),
-		ReadErrors:      r.stats.readErrors.Load(),
-		Interrupted:     r.stats.interrupted.Load(),
-		Updates:         r.stats.updates.Load(),
-		Notifications:   r.stats.notifications.Load(),
-		NotifyFailures:  r.stats.notifyFailures.Load(),
+		Generation:       t.generation,
+		Files:            t.files,
+		Dirs:             len(t.dirs),
+		Bytes:            t.bytes,
+		Lookups:          r.stats.lookups.Load(),
+		NegativeLookups:  r.stats.negativeLookups.Load(),
+		Opens:            r.stats.opens.Load(),
+		PassthroughOpens: r.stats.passthroughOpens.Load(),
+		Reads:            r.stats.reads.Load(),
+		ReadBytes:        r.stats.readBytes.Load(),
+		ReadErrors:       r.stats.readErrors.Load(),
+		Interrupted:      r.stats.interrupted.Load(),
+		Updates:          r.stats.updates.Load(),
+		Notifications:    r.stats.notifications.Load(),
+		NotifyFailures:   r.stats.notifyFailures.Load(),
 	}
 }

@@ -1,6 +1,7 @@
 package rack
 
 import (
+	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/rack/cache"
 )
 
@@ -29,3 +30,11 @@ type rangeReader interface {
 }
 
 var _ rangeReader = (*cache.Cache)(nil)
+
+// backer is implemented by caches that can hand out a whole cached file
+// (*cache.Cache does); see Reader.Backing.
+type backer interface {
+	Backing(d digest.Digest, size int64) (fd int, release func(), ok bool)
+}
+
+var _ backer = (*cache.Cache)(nil)

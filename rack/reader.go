@@ -256,6 +256,20 @@ func (r *Reader) copyBlocks(ctx context.Context, f *file, first, last int64, p [
 	return int(end - pOff), nil
 }
 
+// Backing hands out a local file holding every verified byte of file d
+// (size bytes), for the kernel to read directly (FUSE passthrough): the
+// block cache's content file, when the cache holds every block of d and
+// can hand files out (see cache.Cache.Backing). ok is false otherwise, and
+// always with ReaderOptions.VerifyCacheHits, which asks for a sha256 check
+// of every block read from the disk. The bytes stay until release.
+func (r *Reader) Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool) {
+	b, can := r.cache.(backer)
+	if !can || r.verifyHits || r.ctx.Err() != nil {
+		return -1, nil, false
+	}
+	return b.Backing(d, size)
+}
+
 // SetHolders sets which region URLs hold each file (see Holders); they are
 // asked first. Files not in m have no preference. m is copied.
 func (r *Reader) SetHolders(m map[digest.Digest][]string) {

@@ -80,6 +80,9 @@ Options (-o, comma-separated):
    kernel_readahead=SIZE  the kernel's readahead on the mount (default 4M; 0: the kernel's 128K)
    tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
    verify_cache         re-check the sha256 of every block read from the disk cache
+                        (turns passthrough off: the kernel's reads could not be checked)
+   no_passthrough       never let the kernel read wholly cached files directly
+                        (FUSE passthrough, used by default when running as root)
    memory_limit=SIZE    soft limit of the Go heap (default 80M; GOMEMLIMIT overrides)
    log_level=LEVEL      debug, info, warn or error (default info)
    log_file=FILE        append the log to FILE

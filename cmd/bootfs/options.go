@@ -86,6 +86,8 @@ func parseOption(req *mountRequest, opt string) error {
 		return flag(func() { c.Debug, req.logLevel = true, slog.LevelDebug })
 	case "verify_cache":
 		return flag(func() { c.VerifyCache = true })
+	case "no_passthrough":
+		return flag(func() { c.NoPassthrough = true })
 	case "cache_size":
 		c.CacheSize, err = parseSize(value)
 	case "cache_dir":

@@ -130,7 +130,7 @@ func TestPrintStatus(t *testing.T) {
 	for _, want := range []string{
 		"/var/lib/maas/boot from http://a:5240,http://b:5240, up 1h0m0s",
 		"generation abc123, 42 files, 3.0 GiB; installed 1m0s ago, 2 updates; last answer 5s ago",
-		"1.0 GiB of 4.0 GiB (25%) in /var/cache/bootfs: 7 files, 1024 blocks; 3 evicted",
+		"1.0 GiB of 4.0 GiB (25%) in /var/cache/bootfs: 7 files, 1024 blocks; 0 passthrough opens; 3 evicted",
 		"hit ratio 90.0% (900 blocks hit, 100 missed)",
 		"120 blocks, 120.0 MiB", "1 failed verification",
 		"http://a:5240  region1  100.0 MiB", "ok",

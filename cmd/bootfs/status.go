@@ -88,8 +88,8 @@ func printStatus(w io.Writer, st *mount.Status, now time.Time) error {
 	if c.Limit > 0 {
 		pct = 100 * float64(c.Used) / float64(c.Limit)
 	}
-	fmt.Fprintf(tw, "cache\t%s of %s (%.0f%%) in %s: %d files, %d blocks; %d evicted, %d corrupt dropped, %d disk errors%s\n",
-		bytesStr(c.Used), bytesStr(c.Limit), pct, c.Dir, c.Files, c.Blocks, c.Evictions, c.Corrupt, c.DiskErrors,
+	fmt.Fprintf(tw, "cache\t%s of %s (%.0f%%) in %s: %d files, %d blocks; %d passthrough opens; %d evicted, %d corrupt dropped, %d disk errors%s\n",
+		bytesStr(c.Used), bytesStr(c.Limit), pct, c.Dir, c.Files, c.Blocks, c.Passthrough, c.Evictions, c.Corrupt, c.DiskErrors,
 		map[bool]string{true: ", DEGRADED (not caching)", false: ""}[c.Degraded])
 	r := st.Reads
 	fmt.Fprintf(tw, "reads\thit ratio %.1f%% (%d blocks hit, %d missed); %d reads, %s read, %d read errors\n",

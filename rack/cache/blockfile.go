@@ -3,6 +3,7 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// blockFile is a block file opened for reading with raw system calls: a hit
-// is open + pread + close, without the *os.File allocation and the poller
-// registration attempt os.Open makes.
+// blockFile is a content file opened for reading with raw system calls,
+// without the *os.File allocation and the poller registration attempt
+// os.Open makes.
 type blockFile struct {
 	fd   int
 	path string
@@ -49,10 +50,51 @@ func (f blockFile) readFull(p []byte, off int64) error {
 	return nil
 }
 
-// makeDirs creates dir and dir/blocks; Put creates shard directories as
+// writeAt writes data at off in the content file at path, creating the
+// file (and its shard directory) if needed. It does not fsync; Flush does
+// before the block is listed in a persisted index.
+func writeAt(path string, off int64, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if errors.Is(err, fs.ErrNotExist) { // first file in this shard
+		if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(data, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// punch frees [off, off+n) of the file at path: the range reads as zeros
+// afterwards and takes no disk space. The file keeps its size.
+func punch(path string, off, n int64) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		err = unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "punch hole", Path: path, Err: err}
+	}
+	return nil
+}
+
+// makeDirs creates dir and dir/files; Put creates shard directories as
 // it needs them.
 func makeDirs(dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, blocksDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, filesDir), 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil

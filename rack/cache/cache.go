@@ -72,6 +72,7 @@ type Stats struct {
 	Evictions  int64 // blocks evicted to stay within Limit
 	Corrupt    int64 // entries discarded as torn, corrupt or missing
 	DiskErrors int64 // failed writes, reads, syncs and removals
+	Backings   int64 // whole files handed out for FUSE passthrough (Backing)
 	Degraded   bool  // Put is resting after a disk error
 }
 
@@ -102,18 +103,20 @@ type Cache struct {
 	mu            sync.Mutex
 	entries       map[Key]*entry
 	lru           *list.List // of *entry; front is the most recently used
-	fdLRU         *list.List // of *entry with a kept descriptor; front most recently read
+	fdLRU         *list.List // of *cfile with a kept descriptor; front most recently read
 	maxOpen       int        // descriptors kept at most (tests lower it)
 	used          int64      // bytes of entries plus reservations of puts in flight
 	pending       map[Key]struct{}
-	files         map[digest.Digest]int // cached blocks per file digest
+	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
+	held          map[Key]int              // removed entries still pinned, per key
 	nextGen       uint64
 	degradedUntil time.Time
 	dirty         bool // index or LRU order changed since the last Flush
 	closed        bool
 
 	hits, misses, evictions, corrupt, diskErrors atomic.Int64
-	noWaitOff                                    atomic.Bool // RWF_NOWAIT unsupported here
+	backings                                     atomic.Int64 // whole files handed out by Backing
+	noWaitOff                                    atomic.Bool  // RWF_NOWAIT unsupported here
 }
 
 func (o Options) withDefaults() Options {
@@ -157,9 +160,10 @@ func Open(o Options) (*Cache, error) {
 		entries:     make(map[Key]*entry),
 		lru:         list.New(),
 		fdLRU:       list.New(),
-		maxOpen:     maxOpenBlocks,
+		maxOpen:     maxOpenFiles,
 		pending:     make(map[Key]struct{}),
-		files:       make(map[digest.Digest]int),
+		files:       make(map[digest.Digest]*cfile),
+		held:        make(map[Key]int),
 	}
 	c.load()
 	if c.metrics != nil {
@@ -197,6 +201,7 @@ func (c *Cache) Stats() Stats {
 	s.Evictions = c.evictions.Load()
 	s.Corrupt = c.corrupt.Load()
 	s.DiskErrors = c.diskErrors.Load()
+	s.Backings = c.backings.Load()
 	return s
 }
 

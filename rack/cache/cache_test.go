@@ -188,11 +188,12 @@ func TestLimitRespected(t *testing.T) {
 			t.Fatalf("step %d: order %v, model %v", step, got, model)
 		}
 		var onDisk int64
-		for _, n := range blockFiles(t, c.dir) {
+		files := blockFiles(t, c.dir)
+		for _, n := range files {
 			onDisk += n
 		}
-		if onDisk != s.Used {
-			t.Fatalf("step %d: %d bytes on disk, Used %d", step, onDisk, s.Used)
+		if want := roundedUsed(t, c); onDisk != want || len(files) != s.Blocks {
+			t.Fatalf("step %d: %d blocks, %d bytes on disk; %d blocks, %d bytes cached", step, len(files), onDisk, s.Blocks, want)
 		}
 	}
 	if c.Stats().Evictions == 0 {

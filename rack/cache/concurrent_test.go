@@ -2,21 +2,19 @@ package cache
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// TestEvictedAfterOpen evicts a block, and stores it again under a new name,
-// while a Get has its file open but has not read it yet: the Get must still
-// return the whole, right block. With warm, the Get uses the descriptor the
-// cache kept from an earlier read, which must stay open until the Get ends.
+// TestEvictedAfterOpen evicts a block while a Get has its file open but has
+// not read it yet: the block's bytes must stay on disk until the Get has
+// returned the whole, right block, and be freed after. With warm, the Get
+// uses the descriptor the cache kept from an earlier read.
 func TestEvictedAfterOpen(t *testing.T) {
 	for _, warm := range []bool{false, true} {
 		c := open(t, Options{Limit: 2 * digest.BlockSize})
@@ -28,7 +26,8 @@ func TestEvictedAfterOpen(t *testing.T) {
 			mustGet(t, c, a, block(a, digest.BlockSize))
 			mustGet(t, c, b, block(b, digest.BlockSize)) // b is the most recent again
 		}
-		old := blockPath(t, c, a)
+		path, _ := blockPath(t, c, a)
+		aBlock := strings.TrimPrefix(path, c.dir) + "/0"
 		c.testHook = func(stage string) {
 			if stage != "open" {
 				return
@@ -39,35 +38,54 @@ func TestEvictedAfterOpen(t *testing.T) {
 			if c.Contains(a) {
 				t.Fatal("a not evicted")
 			}
-			if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
-				t.Fatalf("evicted file still there: %v", err)
+			if blockFiles(t, c.dir)[aBlock] != digest.BlockSize {
+				t.Fatal("the block being read was punched out of its file")
 			}
 		}
 		mustGet(t, c, a, block(a, digest.BlockSize))
+		if n := blockFiles(t, c.dir)[aBlock]; n != 0 {
+			t.Fatalf("the evicted block still holds %d bytes after the read", n)
+		}
 		if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Evictions != 2 {
 			t.Fatalf("warm=%v: Stats = %+v", warm, s)
 		}
-		if n := c.fdLRU.Len(); warm && n != 0 {
-			t.Fatalf("%d descriptors kept; want none: the evicted b's was closed, a's retired", n)
+		if n := c.fdLRU.Len(); warm && n != 1 {
+			t.Fatalf("%d descriptors kept; want the content file's", n)
 		}
 	}
 }
 
-// TestEvictedBeforeOpen evicts a block between a Get's lookup and its open:
-// the Get is an ordinary miss, not a corrupt entry.
+// TestEvictedBeforeOpen evicts a block between a Get's lookup and its open.
+// While other blocks keep its content file, the pinned block is still read
+// intact; when it was the file's last block, the file is gone and the Get
+// is an ordinary miss, not a corrupt entry.
 func TestEvictedBeforeOpen(t *testing.T) {
-	c := open(t, Options{Limit: digest.BlockSize})
-	a, b := key("f", 0), key("f", 1)
-	mustPut(t, c, a, block(a, digest.BlockSize))
-	c.testHook = func(stage string) {
-		if stage == "lookup" {
-			c.testHook = nil
-			mustPut(t, c, b, block(b, digest.BlockSize)) // evicts a
+	for _, sameFile := range []bool{true, false} {
+		c := open(t, Options{Limit: digest.BlockSize})
+		a, b := key("f", 0), key("g", 0)
+		if sameFile {
+			b = key("f", 1)
 		}
-	}
-	mustMiss(t, c, a)
-	if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Misses != 1 || s.Blocks != 1 {
-		t.Fatalf("Stats = %+v", s)
+		mustPut(t, c, a, block(a, digest.BlockSize))
+		c.testHook = func(stage string) {
+			if stage == "lookup" {
+				c.testHook = nil
+				mustPut(t, c, b, block(b, digest.BlockSize)) // evicts a
+			}
+		}
+		misses := int64(0)
+		if sameFile {
+			mustGet(t, c, a, block(a, digest.BlockSize))
+		} else {
+			mustMiss(t, c, a)
+			misses = 1
+		}
+		if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Misses != misses || s.Blocks != 1 {
+			t.Fatalf("sameFile=%v: Stats = %+v", sameFile, s)
+		}
+		if files := blockFiles(t, c.dir); len(files) != 1 {
+			t.Fatalf("sameFile=%v: blocks on disk %v, want only b's", sameFile, files)
+		}
 	}
 }
 
@@ -157,7 +175,7 @@ func TestConcurrent(t *testing.T) {
 	for _, n := range files {
 		onDisk += n
 	}
-	if len(files) != s.Blocks || onDisk != s.Used {
-		t.Fatalf("%d files, %d bytes on disk; Stats = %+v", len(files), onDisk, s)
+	if len(files) != s.Blocks || onDisk != roundedUsed(t, c) {
+		t.Fatalf("%d blocks, %d bytes on disk; Stats = %+v", len(files), onDisk, s)
 	}
 }

@@ -2,8 +2,10 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -51,13 +53,16 @@ func dropPageCache(t *testing.T, path string) {
 	}
 }
 
-func assertDiscarded(t *testing.T, c *Cache, k Key, path string, corrupt int64) {
+// assertDiscarded checks that k is no longer cached and its bytes (at off
+// in the content file path) hold no disk space, and the corrupt count.
+func assertDiscarded(t *testing.T, c *Cache, k Key, path string, off int64, corrupt int64) {
 	t.Helper()
 	if c.Contains(k) {
 		t.Fatalf("%v still cached", k)
 	}
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("%s not removed: %v", path, err)
+	name := fmt.Sprintf("%s/%d", strings.TrimPrefix(path, c.dir), off/digest.BlockSize)
+	if n := blockFiles(t, c.dir)[name]; n != 0 {
+		t.Fatalf("%s still holds %d bytes", name, n)
 	}
 	if s := c.Stats(); s.Corrupt != corrupt || s.DiskErrors != 0 {
 		t.Fatalf("Stats = %+v, want Corrupt %d", s, corrupt)
@@ -70,11 +75,11 @@ func TestCorruptAfterReopenNotServed(t *testing.T) {
 	c := open(t, Options{Dir: dir})
 	mustPut(t, c, a, block(a, digest.BlockSize))
 	mustPut(t, c, b, block(b, 1000))
-	path := blockPath(t, c, a)
+	path, off := blockPath(t, c, a)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, path, 700000) // the page cache holds the flipped byte too
+	flipByte(t, path, off+700000) // the page cache holds the flipped byte too
 
 	c = open(t, Options{Dir: dir})
 	// Only the chunk holding the flip is bad; a read of another chunk is
@@ -83,7 +88,7 @@ func TestCorruptAfterReopenNotServed(t *testing.T) {
 		t.Fatalf("ReadAt of a good chunk = %d, %v", n, ok)
 	}
 	mustMiss(t, c, a)
-	assertDiscarded(t, c, a, path, 1)
+	assertDiscarded(t, c, a, path, off, 1)
 	mustGet(t, c, b, block(b, 1000))
 	mustPut(t, c, a, block(a, digest.BlockSize))
 	mustGet(t, c, a, block(a, digest.BlockSize))
@@ -97,13 +102,13 @@ func TestCorruptReadFromDiskNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustGet(t, c, a, block(a, digest.BlockSize))
-	path := blockPath(t, c, a)
-	flipByte(t, path, 12345)
+	path, off := blockPath(t, c, a)
+	flipByte(t, path, off+12345)
 	dropPageCache(t, path) // the next read goes to the disk, where the byte is flipped
 	if _, ok := c.ReadAt(a, make([]byte, 100), 12300); ok {
 		t.Fatal("corrupt chunk served")
 	}
-	assertDiscarded(t, c, a, path, 1)
+	assertDiscarded(t, c, a, path, off, 1)
 }
 
 func TestVerifyHits(t *testing.T) {
@@ -111,10 +116,10 @@ func TestVerifyHits(t *testing.T) {
 	a := key("f", 0)
 	mustPut(t, c, a, block(a, digest.BlockSize))
 	mustGet(t, c, a, block(a, digest.BlockSize))
-	path := blockPath(t, c, a)
-	flipByte(t, path, digest.BlockSize-1) // in the page cache: only VerifyHits sees it
+	path, off := blockPath(t, c, a)
+	flipByte(t, path, off+digest.BlockSize-1) // in the page cache: only VerifyHits sees it
 	mustMiss(t, c, a)
-	assertDiscarded(t, c, a, path, 1)
+	assertDiscarded(t, c, a, path, off, 1)
 }
 
 func TestTruncatedNotServed(t *testing.T) {
@@ -123,18 +128,19 @@ func TestTruncatedNotServed(t *testing.T) {
 	c := open(t, Options{Dir: dir})
 	mustPut(t, c, a, block(a, digest.BlockSize))
 	mustPut(t, c, b, block(b, digest.BlockSize))
-	pa, pb := blockPath(t, c, a), blockPath(t, c, b)
-	if err := os.Truncate(pa, 500000); err != nil {
+	pa, offA := blockPath(t, c, a)
+	pb, _ := blockPath(t, c, b)
+	if err := os.Truncate(pa, offA+500000); err != nil {
 		t.Fatal(err)
 	}
 	mustMiss(t, c, a)
-	assertDiscarded(t, c, a, pa, 1)
+	assertDiscarded(t, c, a, pa, offA, 1)
 
 	// Truncated while closed: dropped by Open.
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(pb, digest.BlockSize-1); err != nil {
+	if err := os.Truncate(pb, 2*digest.BlockSize-1); err != nil { // b is block 1
 		t.Fatal(err)
 	}
 	c = open(t, Options{Dir: dir})
@@ -148,10 +154,10 @@ func TestMissingFileNotServed(t *testing.T) {
 	c := open(t, Options{})
 	a := key("f", 0)
 	mustPut(t, c, a, block(a, 1000))
-	path := blockPath(t, c, a)
+	path, off := blockPath(t, c, a)
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	mustMiss(t, c, a)
-	assertDiscarded(t, c, a, path, 1)
+	assertDiscarded(t, c, a, path, off, 1)
 }

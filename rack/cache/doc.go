@@ -8,41 +8,46 @@
 //
 // # Layout
 //
-// One file per block:
+// One sparse content file per file digest, block i at offset i*BlockSize:
 //
 //	Dir/index                          persisted index and LRU order
 //	Dir/lock                           flock held while a Cache is open
-//	Dir/blocks/ab/<sha256hex>-<index>-<gen>
+//	Dir/files/ab/<sha256hex>           the cached blocks of one file
 //
-// where "ab" is the first two hex digits of the file digest and gen is a
-// generation number unique within the cache directory. A per-block file was
-// chosen over a preallocated slab of 1 MiB slots because it is simpler to
-// make crash-safe and costs the hot path nothing: the cache keeps up to 256
-// recently read block files open (fds.go), so a warm hit is a single pread
-// into the caller's buffer, the same system call as the slab's, and a cold
-// one adds an open of a path whose dentry is cached.
-// A slab, in contrast, needs slot pinning, in-place overwrites (a crash
-// mid-write leaves an old index entry over new bytes) and its full size
-// allocated up front. With files, eviction is an unlink: a reader that has
-// the file open keeps reading the old inode, so eviction can never pull a
-// block from under a read in progress; kept descriptors are reference
-// counted so none is closed while a read uses it. A reader that loses the
-// race before its open gets ENOENT, sees that the entry is gone from the
-// index and reports an ordinary miss.
+// where "ab" is the first two hex digits of the digest. Eviction frees a
+// block's space by punching its slot out of the file
+// (FALLOC_FL_PUNCH_HOLE) and unlinks a file left without blocks. A file
+// whose blocks are all cached is then an ordinary local file holding the
+// whole content, which Backing hands to the kernel for FUSE passthrough;
+// with one file per block that was impossible.
+//
+// The cache keeps up to 256 content files open (fds.go), so a warm hit is
+// a single pread into the caller's buffer. A block being read, or handed
+// out by Backing, is pinned: eviction drops it from the index at once but
+// its bytes stay until the last reader lets go, and only then is the slot
+// punched (unless a new entry for the same block has taken it meanwhile:
+// the bytes of a block are fixed by its digest, so they are the same). All
+// punching and unlinking happens under the cache's lock, so it never races
+// with a Put of the same block or file. A read that opens a content file
+// checks afterwards that the file is still the one its entry names (a file
+// is unlinked and its record dropped together), so it never reads a newer
+// file of the same name.
 //
 // # Crash safety
 //
-// A block file is written once, under a fresh generation number, and never
-// rewritten. Put writes the file and adds it to the in-memory index only
-// when the write succeeded; Flush fsyncs every block file added since the
-// previous Flush (and their directories) before it writes the index to a
-// temporary file, fsyncs it and renames it over Dir/index. So every name in
-// a persisted index refers to a file whose bytes reached the disk before the
-// index did, and a crash can only leave: files not in the index (removed by
-// Open), index entries whose file is gone (dropped by Open or at first
-// read), or a torn index file (detected by its trailing CRC32C; Open then
-// starts empty and clears Dir/blocks). Because names are never reused, a
-// crash during a Put can never make a stale index entry point at new bytes.
+// Put writes a block into its slot and adds it to the in-memory index only
+// when the write succeeded; Flush fsyncs every content file with blocks
+// added since the previous Flush (and the directories of new files) before
+// it writes the index to a temporary file, fsyncs it and renames it over
+// Dir/index. So a persisted index names only blocks whose bytes reached the
+// disk before it did. What a crash can leave: blocks written but not named
+// (Open frees their slots, found with SEEK_DATA), named blocks whose slot
+// was punched or written again since (zeros or the same bytes; either way
+// the CRCs below decide before anything is served), files the index does
+// not name (removed by Open), or a torn index file (detected by its
+// trailing CRC32C; Open then starts empty and clears Dir/files). A block's
+// bytes are fixed by its digest and index, so a slot can never hold another
+// block's bytes.
 //
 // # Verification
 //
@@ -53,11 +58,25 @@
 // pread at ~17 GB/s on the development machine), so doing it on every hit
 // caps a warm hit at ~0.55x a local file read (BenchmarkGetWarmVerifyHits).
 // Instead a chunk is checked whenever its bytes may come from the disk rather
-// than from what this process wrote or already verified:
+// than from what this process wrote or already verified (Backing checks
+// every such chunk of a file before handing it out, as the kernel then
+// reads it without us):
 //
 //   - every chunk of an entry loaded from the index at Open is untrusted until
 //     a read verifies it, so a torn or corrupted entry left by a crash is
-//     never served;
+//     never served, unless the index stamped its content file and the file
+//     still matches the stamp (device, inode, size, allocated blocks and
+//     ctime): Flush stamps a file only when every block it lists there was
+//     written or checked by this process and the file did not change while
+//     Flush ran (stat before the snapshot equals stat after the fsync), so a
+//     clean restart does not check every cached byte again, while any
+//     write, punch, truncation or edit since, by us (a crash between two
+//     Flushes) or anyone, changes the stamp and the file is checked as
+//     before. Linux 6.13+ gives a file whose ctime was just read a strictly
+//     later ctime at its next change, so a change right after the stamp is
+//     not missed; a punch also changes the allocated block count. What a
+//     stamp cannot see is the medium rotting under an unchanged file, the
+//     exposure of every local file (VerifyHits checks every read);
 //   - chunks written by Put in this process are trusted (the caller verified
 //     the sha256; the write succeeded);
 //   - a read of trusted chunks first tries preadv2(RWF_NOWAIT), which only

@@ -3,14 +3,11 @@ package cache
 import (
 	"container/list"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -27,7 +24,8 @@ const (
 	maxChunks = digest.BlockSize / chunkSize
 	allChunks = 1<<maxChunks - 1
 
-	blocksDir = "blocks"
+	filesDir  = "files"
+	oldBlocks = "blocks" // the per-block layout of index version 1, removed by Open
 	indexName = "index"
 	lockName  = "lock"
 )
@@ -42,9 +40,30 @@ type entry struct {
 	size    int64
 	crcs    [maxChunks]uint32 // CRC32C of each chunkSize piece of the block
 	trusted uint32            // bit i: chunk i written or verified by this process
-	synced  bool              // file and directory entry fsynced
-	path    string            // the block file, from Cache.path
+	synced  bool              // bytes fsynced
+	file    *cfile            // the content file holding the block
 	elem    *list.Element
+
+	// pins counts reads in progress and Backing holders: while pinned,
+	// the block's bytes are not punched out of its file, even if the entry
+	// leaves the index (removed then records that, and the last unpin
+	// punches).
+	pins    int
+	removed bool
+	held    bool // counted in Cache.held: removed while pinned, not punched yet
+}
+
+// off returns where the block starts in its content file.
+func (e *entry) off() int64 { return e.key.Index * digest.BlockSize }
+
+// cfile is one content file: Dir/files/ab/<sha256hex>, a sparse file with
+// block i of the file at offset i*digest.BlockSize. Its fields are guarded
+// by Cache.mu.
+type cfile struct {
+	d       digest.Digest
+	path    string
+	blocks  int  // index entries in this file
+	dirSync bool // the directory entry was fsynced
 
 	// The descriptor kept open between reads (fds.go).
 	fd      int
@@ -64,35 +83,20 @@ func chunkCRCs(data []byte) (out [maxChunks]uint32) {
 	return out
 }
 
-// name returns the block file's name: <sha256hex>-<index>-<gen>.
-func (e *entry) name() string {
-	return e.key.File.String() + "-" + strconv.FormatInt(e.key.Index, 10) + "-" + strconv.FormatUint(e.gen, 10)
+// filePath returns the content file of d.
+func (c *Cache) filePath(d digest.Digest) string {
+	return filepath.Join(c.dir, filesDir, d.Short(2), d.String())
 }
 
-// path returns the block file's path (entries keep it in entry.path).
-func (c *Cache) path(e *entry) string {
-	return filepath.Join(c.dir, blocksDir, e.key.File.Short(2), e.name())
-}
-
-// parseName is the inverse of entry.name.
-func parseName(name string) (Key, uint64, error) {
-	parts := strings.Split(name, "-")
-	if len(parts) != 3 {
-		return Key{}, 0, fmt.Errorf("block file name %q: want <sha256>-<index>-<gen>", name)
+// fileLocked returns the content file of d, creating its record (not the
+// file) if needed. Caller holds c.mu.
+func (c *Cache) fileLocked(d digest.Digest) *cfile {
+	f := c.files[d]
+	if f == nil {
+		f = &cfile{d: d, path: c.filePath(d)}
+		c.files[d] = f
 	}
-	d, err := digest.Parse(parts[0])
-	if err != nil {
-		return Key{}, 0, fmt.Errorf("block file name %q: %w", name, err)
-	}
-	idx, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || idx < 0 {
-		return Key{}, 0, fmt.Errorf("block file name %q: bad index", name)
-	}
-	gen, err := strconv.ParseUint(parts[2], 10, 64)
-	if err != nil {
-		return Key{}, 0, fmt.Errorf("block file name %q: bad generation", name)
-	}
-	return Key{File: d, Index: idx}, gen, nil
+	return f
 }
 
 // insertLocked adds e as the most recently used entry. Its bytes must
@@ -100,7 +104,7 @@ func parseName(name string) (Key, uint64, error) {
 func (c *Cache) insertLocked(e *entry) {
 	e.elem = c.lru.PushFront(e)
 	c.entries[e.key] = e
-	c.files[e.key.File]++
+	e.file.blocks++
 	c.dirty = true
 }
 
@@ -112,34 +116,72 @@ func (c *Cache) touchLocked(e *entry) {
 	}
 }
 
-// removeLocked drops e from the index and returns the path of its file,
-// which the caller unlinks after releasing c.mu (names are never reused, so
-// the delay is harmless). Caller holds c.mu.
-func (c *Cache) removeLocked(e *entry) string {
+// removeLocked drops e from the index and frees its bytes on disk: the
+// block's range is punched out of its content file, or, if a read or a
+// Backing holder still uses it, by the last of them (release). A content
+// file left without blocks is unlinked (an open descriptor keeps reading
+// the old inode). Disk work happens under c.mu, so a Put of the same key
+// can never race with it. Caller holds c.mu.
+func (c *Cache) removeLocked(e *entry) {
 	c.lru.Remove(e.elem)
 	delete(c.entries, e.key)
-	if c.files[e.key.File]--; c.files[e.key.File] == 0 {
-		delete(c.files, e.key.File)
-	}
 	c.used -= e.size
 	c.dirty = true
-	c.dropFDLocked(e)
-	return e.path
+	e.removed = true
+	f := e.file
+	if f.blocks == 1 {
+		c.dropHoldLocked(f)
+		return
+	}
+	f.blocks--
+	if e.pins > 0 {
+		e.held = true
+		c.held[e.key]++
+		return
+	}
+	c.punchLocked(e)
+}
+
+// unpinLocked ends one use of e; the last use of a removed entry frees its
+// bytes. Caller holds c.mu.
+func (c *Cache) unpinLocked(e *entry) {
+	if e.pins--; e.pins > 0 || !e.held {
+		return
+	}
+	e.held = false
+	if c.held[e.key]--; c.held[e.key] == 0 {
+		delete(c.held, e.key)
+	}
+	c.punchLocked(e)
+}
+
+// punchLocked frees the disk space of removed entry e, unless its content
+// file is gone or another entry (or a Put in flight) now owns the same
+// block, or a read still uses an older removed entry of it: their bytes are
+// the same, and in use. Caller holds c.mu.
+func (c *Cache) punchLocked(e *entry) {
+	_, busy := c.pending[e.key]
+	if c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[e.key] > 0 {
+		return
+	}
+	// The whole slot: a partial filesystem block would only be zeroed.
+	if err := punch(e.file.path, e.off(), digest.BlockSize); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.diskErrors.Add(1)
+		c.log.Warn("cannot free a cached block's space", append(e.key.attrs(), slog.String("path", e.file.path), slog.Any("err", err))...)
+	}
 }
 
 // evictLocked evicts least recently used entries until need more bytes fit
-// within the limit, and returns the files to unlink. Caller holds c.mu.
-func (c *Cache) evictLocked(need int64) []string {
-	var paths []string
+// within the limit. Caller holds c.mu.
+func (c *Cache) evictLocked(need int64) {
 	for c.used+need > c.limit {
 		back := c.lru.Back()
 		if back == nil {
 			break // only reservations of puts in flight remain
 		}
-		paths = append(paths, c.removeLocked(back.Value.(*entry)))
+		c.removeLocked(back.Value.(*entry))
 		c.evictions.Add(1)
 	}
-	return paths
 }
 
 // current returns the live entry for k if it is still generation gen.
@@ -151,13 +193,11 @@ func (c *Cache) currentLocked(k Key, gen uint64) *entry {
 	return nil
 }
 
-// unlink removes block files, counting and logging failures other than the
-// file being gone already.
-func (c *Cache) unlink(paths []string) {
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			c.diskErrors.Add(1)
-			c.log.Warn("cannot remove cached block", slog.String("path", p), slog.Any("err", err))
-		}
+// unlinkLocked removes a content file, counting and logging failures other
+// than the file being gone already. Caller holds c.mu.
+func (c *Cache) unlinkLocked(path string) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.diskErrors.Add(1)
+		c.log.Warn("cannot remove a cached file", slog.String("path", path), slog.Any("err", err))
 	}
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -15,8 +16,9 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// TestKeptDescriptors checks that at most maxOpen block files stay open,
-// that eviction closes them, and that Close leaves none behind.
+// TestKeptDescriptors checks that at most maxOpen content files stay open,
+// that eviction of a file's last block closes its descriptor, and that
+// Close leaves none behind.
 func TestKeptDescriptors(t *testing.T) {
 	before := openFDs(t)
 	c, err := Open(Options{Dir: t.TempDir(), Limit: 6 * 1000})
@@ -26,7 +28,7 @@ func TestKeptDescriptors(t *testing.T) {
 	c.maxOpen = 2
 	var keys []Key
 	for i := range 6 {
-		k := key("f", int64(i))
+		k := key(fmt.Sprint("f", i), 0)
 		keys = append(keys, k)
 		mustPut(t, c, k, block(k, 1000))
 	}
@@ -36,11 +38,11 @@ func TestKeptDescriptors(t *testing.T) {
 			t.Fatalf("%d descriptors kept, max 2", n)
 		}
 	}
-	// The lock file, and the two kept block files.
+	// The lock file, and the two kept content files.
 	if got := openFDs(t) - before; got != 1+2 {
 		t.Fatalf("%d more descriptors open than before Open, want 3", got)
 	}
-	// Evicting the blocks whose files are open closes them.
+	// Evicting the files' blocks closes their descriptors.
 	for i := range 6 {
 		k := key("g", int64(i))
 		mustPut(t, c, k, block(k, 1000))

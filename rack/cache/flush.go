@@ -7,14 +7,27 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// Flush persists the index and LRU order now. Block files added since the
-// last Flush are fsynced, with their directories, before the index naming
-// them is written (temp file, fsync, rename, fsync of Dir), so a persisted
-// index never names bytes that are not on the disk. A block whose sync fails
-// is left out of this index and retried next time. Flush is cheap when
-// nothing changed; the owner calls it periodically, and Close calls it.
+// Flush persists the index and LRU order now. Content files with blocks
+// added since the last Flush are fsynced, with the directories of new
+// ones, before the index naming those blocks is written (temp file, fsync,
+// rename, fsync of Dir), so a persisted index never names bytes that are
+// not on the disk. A block whose sync fails is left out of this index and
+// retried next time. Flush is cheap when nothing changed; the owner calls
+// it periodically, and Close calls it.
+//
+// The index also stamps every content file whose listed blocks were all
+// written or checked by this process and which did not change while Flush
+// ran (its stamp taken before the snapshot of the index equals the one
+// taken after the fsync). The next Open trusts the blocks of a file whose
+// stamp still matches, so a clean restart does not check every cached
+// byte again; a file changed in any way since (written, punched, cut,
+// damaged through the filesystem) is checked chunk by chunk as before.
 func (c *Cache) Flush() error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -28,30 +41,69 @@ func (c *Cache) Flush() error {
 		c.mu.Unlock()
 		return nil
 	}
+	paths := make(map[digest.Digest]string, len(c.files))
+	for d, f := range c.files {
+		paths[d] = f.path
+	}
+	c.mu.Unlock()
+	before := stampFiles(paths)
+
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
 	c.dirty = false
 	recs := make([]record, 0, len(c.entries))
 	var unsynced []entry
+	newFiles := make(map[*cfile]bool)
+	trusted := make(map[digest.Digest]bool, len(c.files))
 	for el := c.lru.Back(); el != nil; el = el.Prev() {
 		e := el.Value.(*entry)
 		recs = append(recs, record{key: e.key, gen: e.gen, size: e.size, crcs: e.crcs})
+		if t, seen := trusted[e.key.File]; t || !seen {
+			mask := uint32(1)<<chunks(e.size) - 1
+			trusted[e.key.File] = e.trusted&mask == mask
+		}
 		if !e.synced {
 			unsynced = append(unsynced, *e)
+			if !e.file.dirSync {
+				newFiles[e.file] = true
+			}
 		}
 	}
 	nextGen := c.nextGen
 	c.mu.Unlock()
 
-	synced, drop, syncErr := c.syncBlocks(unsynced)
+	synced, drop, syncErr := c.syncBlocks(unsynced, newFiles)
 	if len(drop) > 0 {
 		kept := recs[:0]
 		for _, r := range recs {
 			if !drop[r.key] {
 				kept = append(kept, r)
+			} else {
+				trusted[r.key.File] = false
 			}
 		}
 		recs = kept
 	}
-	err := writeIndex(c.dir, encodeIndex(nextGen, recs))
+	for d, t := range trusted {
+		if !t {
+			delete(paths, d)
+		}
+	}
+	for d := range paths {
+		if _, listed := trusted[d]; !listed {
+			delete(paths, d)
+		}
+	}
+	after := stampFiles(paths)
+	for d, st := range after {
+		if b, ok := before[d]; !ok || b != st {
+			delete(after, d)
+		}
+	}
+	err := writeIndex(c.dir, encodeIndex(nextGen, recs, after))
 	if err != nil {
 		c.diskErrors.Add(1)
 	}
@@ -60,6 +112,7 @@ func (c *Cache) Flush() error {
 	for _, e := range synced {
 		if live := c.currentLocked(e.key, e.gen); live != nil {
 			live.synced = true
+			live.file.dirSync = true
 		}
 	}
 	if err != nil || syncErr != nil {
@@ -72,45 +125,64 @@ func (c *Cache) Flush() error {
 	return syncErr
 }
 
-// syncBlocks fsyncs the files of entries and then their directories. It
-// returns the entries now durable, the keys to leave out of the index
-// (failed, or evicted meanwhile) and the first real error.
-func (c *Cache) syncBlocks(entries []entry) (synced []entry, drop map[Key]bool, err error) {
+// syncBlocks fsyncs the content files of entries, and the directories of
+// the files in newFiles. It returns the entries now durable, the keys to
+// leave out of the index (failed, or their file removed meanwhile) and the
+// first real error.
+func (c *Cache) syncBlocks(entries []entry, newFiles map[*cfile]bool) (synced []entry, drop map[Key]bool, err error) {
 	drop = make(map[Key]bool)
-	byDir := make(map[string][]entry)
+	byFile := make(map[*cfile][]entry)
 	for _, e := range entries {
-		p := e.path
-		if serr := syncPath(p); serr != nil {
+		byFile[e.file] = append(byFile[e.file], e)
+	}
+	fail := func(es []entry, serr error) {
+		for _, e := range es {
 			drop[e.key] = true
-			if !errors.Is(serr, fs.ErrNotExist) {
-				c.diskErrors.Add(1)
-				err = cmp.Or(err, fmt.Errorf("cache: flush: %w", serr))
-			}
-			continue
 		}
-		byDir[filepath.Dir(p)] = append(byDir[filepath.Dir(p)], e)
+		if !errors.Is(serr, fs.ErrNotExist) {
+			c.diskErrors.Add(1)
+			err = cmp.Or(err, fmt.Errorf("cache: flush: %w", serr))
+		}
 	}
 	// The shard directories themselves are created lazily by Put.
 	var rootErr error
-	if len(byDir) > 0 {
-		rootErr = syncPath(filepath.Join(c.dir, blocksDir))
+	if len(newFiles) > 0 {
+		rootErr = syncPath(filepath.Join(c.dir, filesDir))
 	}
-	for dir, es := range byDir {
-		serr := rootErr
-		if serr == nil {
-			serr = syncPath(dir)
-		}
-		if serr != nil {
-			c.diskErrors.Add(1)
-			err = cmp.Or(err, fmt.Errorf("cache: flush: %w", serr))
-			for _, e := range es {
-				drop[e.key] = true
-			}
+	dirDone := make(map[string]error)
+	for f, es := range byFile {
+		if serr := syncPath(f.path); serr != nil {
+			fail(es, serr)
 			continue
+		}
+		if newFiles[f] {
+			dir := filepath.Dir(f.path)
+			serr, done := dirDone[dir]
+			if !done {
+				serr = cmp.Or(rootErr, syncPath(dir))
+				dirDone[dir] = serr
+			}
+			if serr != nil {
+				fail(es, serr)
+				continue
+			}
 		}
 		synced = append(synced, es...)
 	}
 	return synced, drop, err
+}
+
+// stampFiles stats the content files in paths; files it cannot stat are
+// left out.
+func stampFiles(paths map[digest.Digest]string) map[digest.Digest]stamp {
+	out := make(map[digest.Digest]stamp, len(paths))
+	for d, p := range paths {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil {
+			out[d] = stampOf(&st)
+		}
+	}
+	return out
 }
 
 // syncPath fsyncs a file or directory.

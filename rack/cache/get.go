@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -57,16 +59,17 @@ func (c *Cache) ReadAt(k Key, p []byte, off int64) (n int, ok bool) {
 }
 
 // reader is one read's view of an entry: a copy of it taken under the
-// lock, the live entry (for its descriptor's reference count) and the
-// descriptor when the entry lent its kept one.
+// lock, the live entry (pinned for the read, so its bytes stay) and the
+// content file's descriptor when the file lent its kept one.
 type reader struct {
 	e      entry
 	live   *entry
 	fd     int
-	shared bool // fd is live's kept descriptor, referenced by this read
+	shared bool // fd is the file's kept descriptor, referenced by this read
 }
 
-// lookup returns a reader for k and marks k most recently used.
+// lookup returns a reader for k, pins the entry and marks it most recently
+// used.
 func (c *Cache) lookup(k Key) (reader, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -75,19 +78,27 @@ func (c *Cache) lookup(k Key) (reader, bool) {
 		return reader{}, false
 	}
 	c.touchLocked(e)
+	e.pins++
 	r := reader{e: *e, live: e}
-	r.fd, r.shared = c.acquireFDLocked(e)
+	r.fd, r.shared = c.acquireFDLocked(e.file)
 	return r, true
 }
 
-// release ends r's use of its descriptor, if it has one.
+// release ends r's use of its entry and descriptor.
 func (c *Cache) release(r reader) {
-	if r.shared {
-		c.releaseFD(r.live, r.fd, true)
+	if !r.shared && r.fd > 0 {
+		unix.Close(r.fd)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.shared {
+		c.releaseFDLocked(r.live.file)
+	}
+	c.unpinLocked(r.live)
 }
 
-// read fills p with the block's bytes at off; p ends within the block.
+// read fills p with the block's bytes at off; p ends within the block. It
+// releases r.
 func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 	e := r.e
 	if len(p) == 0 {
@@ -97,22 +108,33 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 	}
 	if !r.shared {
 		c.hook("lookup")
-		f, err := openBlock(e.path)
+		f, err := openBlock(e.file.path)
 		if err != nil {
+			c.release(r)
 			c.readFailed(e, err)
 			return 0, false
 		}
-		r.fd, r.shared = f.fd, c.adoptFD(r.live, f.fd)
+		kept, current := c.adoptFD(e.file, f.fd)
+		r.fd, r.shared = f.fd, kept
+		if !current {
+			// The file was unlinked (its last block evicted) and
+			// perhaps created anew: the bytes opened are not the
+			// entry's. An ordinary miss.
+			c.release(r)
+			c.misses.Add(1)
+			return 0, false
+		}
 	}
-	defer c.releaseFD(r.live, r.fd, r.shared)
-	f := blockFile{fd: r.fd, path: e.path}
+	defer c.release(r)
+	f := blockFile{fd: r.fd, path: e.file.path}
 	c.hook("open")
+	base := e.off()
 
 	first, last := int(off/chunkSize), int((off+int64(len(p))-1)/chunkSize)
 	mask := uint32(1<<(last+1) - 1<<first)
 
 	if !c.verifyHits && e.trusted&mask == mask && !c.noWaitOff.Load() {
-		done, err := f.readCached(p, off)
+		done, err := f.readCached(p, base+off)
 		if errors.Is(err, errNoWaitUnsupported) {
 			if c.noWaitOff.CompareAndSwap(false, true) {
 				c.log.Info("page-cache-only reads unsupported here: checking every read", slog.String("dir", c.dir))
@@ -135,7 +157,7 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 		defer scratch.Put(b)
 		dst = (*b)[:hi-lo]
 	}
-	if err := f.readFull(dst, lo); err != nil {
+	if err := f.readFull(dst, base+lo); err != nil {
 		c.readFailed(e, err)
 		return 0, false
 	}
@@ -152,6 +174,9 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 	c.mu.Lock()
 	if live := c.currentLocked(e.key, e.gen); live != nil {
 		live.trusted |= mask
+		if full := uint32(1)<<chunks(live.size) - 1; live.trusted&full == full {
+			c.dirty = true // the next Flush may stamp its file
+		}
 	}
 	c.mu.Unlock()
 	c.hits.Add(1)
@@ -172,9 +197,8 @@ func (c *Cache) readFailed(e entry, err error) {
 	c.misses.Add(1)
 	c.mu.Lock()
 	live := c.currentLocked(e.key, e.gen)
-	var path string
 	if live != nil {
-		path = c.removeLocked(live)
+		c.removeLocked(live)
 	}
 	c.mu.Unlock()
 	if live == nil {
@@ -187,6 +211,5 @@ func (c *Cache) readFailed(e entry, err error) {
 		kind = "unreadable"
 		c.diskErrors.Add(1)
 	}
-	c.log.Warn("discarding "+kind+" cached block", append(e.key.attrs(), slog.String("path", path), slog.Any("err", err))...)
-	c.unlink([]string{path})
+	c.log.Warn("discarding "+kind+" cached block", append(e.key.attrs(), slog.String("path", e.file.path), slog.Any("err", err))...)
 }

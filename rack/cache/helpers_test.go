@@ -2,12 +2,15 @@ package cache
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -85,8 +88,8 @@ func order(c *Cache) []Key {
 	return ks
 }
 
-// blockPath returns the file holding k.
-func blockPath(t testing.TB, c *Cache, k Key) string {
+// blockPath returns the content file holding k and where k starts in it.
+func blockPath(t testing.TB, c *Cache, k Key) (string, int64) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,28 +97,75 @@ func blockPath(t testing.TB, c *Cache, k Key) string {
 	if e == nil {
 		t.Fatalf("%v not cached", k)
 	}
-	return e.path
+	return e.file.path, e.off()
 }
 
-// blockFiles lists the block files under dir/blocks with their sizes.
+// blockFiles lists the blocks that hold disk space under dir/files, as
+// "<content file>/<block index>", with the bytes of data in each rounded up
+// to the filesystem's block size (holes punched by eviction hold none).
 func blockFiles(t testing.TB, dir string) map[string]int64 {
 	t.Helper()
 	out := make(map[string]int64)
-	err := filepath.WalkDir(filepath.Join(dir, blocksDir), func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(dir, filesDir), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(p)
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
-			info, err := d.Info()
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		for off := int64(0); off < info.Size(); {
+			start, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+			if err == unix.ENXIO {
+				break
+			}
 			if err != nil {
 				return err
 			}
-			out[strings.TrimPrefix(p, dir)] = info.Size()
+			end, err := unix.Seek(int(f.Fd()), start, unix.SEEK_HOLE)
+			if err != nil {
+				return err
+			}
+			for b := start / digest.BlockSize; b*digest.BlockSize < end; b++ {
+				lo, hi := max(start, b*digest.BlockSize), min(end, (b+1)*digest.BlockSize)
+				out[fmt.Sprintf("%s/%d", strings.TrimPrefix(p, dir), b)] += hi - lo
+			}
+			off = end
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range out {
+		out[k] = (n + st.Bsize - 1) / st.Bsize * st.Bsize
+	}
 	return out
+}
+
+// roundedUsed is what the cached blocks take on disk as blockFiles counts
+// it: each block's bytes rounded up to the filesystem's block size.
+func roundedUsed(t testing.TB, c *Cache) int64 {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(c.dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	bs := st.Bsize
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, e := range c.entries {
+		n += (e.size + bs - 1) / bs * bs
+	}
+	return n
 }

@@ -7,13 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
 )
 
 // load restores the index persisted by the last Flush and reconciles it with
-// Dir/blocks: files the index does not name (or names with another size or
-// generation) are removed, entries whose file is missing are dropped, and
-// the oldest entries are evicted if the limit shrank. Every loaded chunk is
-// untrusted until a read checks it. Problems are logged, never fatal: the
+// Dir/files: files the index does not name are removed, entries whose file
+// is missing or too short are dropped, space held by blocks the index does
+// not list is freed, and the oldest entries are evicted if the limit
+// shrank. Every loaded chunk is untrusted until a read checks it. Problems are logged, never fatal: the
 // worst outcome is an empty cache.
 func (c *Cache) load() {
 	indexPath := filepath.Join(c.dir, indexName)
@@ -21,24 +25,27 @@ func (c *Cache) load() {
 	var (
 		nextGen uint64
 		recs    []record
+		stamps  map[digest.Digest]stamp
 	)
 	b, err := os.ReadFile(indexPath)
 	if err == nil {
-		nextGen, recs, err = decodeIndex(b)
+		nextGen, recs, stamps, err = decodeIndex(b)
 	}
 	indexBad := err != nil && !errors.Is(err, fs.ErrNotExist)
 	if indexBad {
 		c.log.Warn("cache index unusable, starting empty and clearing cached blocks",
 			slog.String("path", indexPath), slog.Any("err", err))
-		nextGen, recs = 0, nil
+		nextGen, recs, stamps = 0, nil, nil
 	}
 
 	want := make(map[Key]*record, len(recs))
 	for i := range recs {
 		want[recs[i].key] = &recs[i]
 	}
-	found, removed, maxGen := c.scanBlocks(want)
-	nextGen = max(nextGen, maxGen)
+	if err := os.RemoveAll(filepath.Join(c.dir, oldBlocks)); err != nil {
+		c.log.Warn("cannot remove the old block layout", slog.String("path", filepath.Join(c.dir, oldBlocks)), slog.Any("err", err))
+	}
+	found, unchanged, removed := c.scanFiles(want, stamps)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -48,32 +55,44 @@ func (c *Cache) load() {
 			dropped++
 			continue
 		}
-		e := &entry{key: r.key, gen: r.gen, size: r.size, crcs: r.crcs, synced: true}
-		e.path = c.path(e)
+		f := c.fileLocked(r.key.File)
+		f.dirSync = true
+		e := &entry{key: r.key, gen: r.gen, size: r.size, crcs: r.crcs, synced: true, file: f}
+		if unchanged[r.key.File] {
+			e.trusted = uint32(1)<<chunks(e.size) - 1
+		}
 		c.used += e.size
 		c.insertLocked(e)
 	}
-	victims := c.evictLocked(0)
+	before := c.evictions.Load()
+	c.evictLocked(0)
+	evicted := c.evictions.Load() - before
+	c.evictions.Store(before) // a smaller limit at start is not churn
 	c.nextGen = nextGen
-	c.dirty = indexBad || dropped > 0 || len(victims) > 0
-	c.unlink(victims)
+	c.dirty = indexBad || dropped > 0 || evicted > 0
 	c.log.Info("block cache opened", slog.String("dir", c.dir), slog.Int("blocks", len(c.entries)),
 		slog.Int64("bytes", c.used), slog.Int64("limit", c.limit), slog.Int("dropped", dropped),
-		slog.Int("removed_files", removed), slog.Int("evicted", len(victims)))
+		slog.Int("removed_files", removed), slog.Int64("evicted", evicted))
 }
 
-// scanBlocks walks Dir/blocks, keeps the files want names with the right
-// generation and size, and removes everything else. It returns the keys
-// kept, how many files it removed and one more than the highest generation
-// seen in any block file name.
-func (c *Cache) scanBlocks(want map[Key]*record) (found map[Key]bool, removed int, nextGen uint64) {
+// scanFiles walks Dir/files, keeps the content files want names blocks of
+// (blocks that end past the file's end are not found), frees the space of
+// blocks it does not name, and removes everything else. It returns the
+// keys found, the files whose stamp in stamps still matches (before any
+// space was freed), and how many files it removed.
+func (c *Cache) scanFiles(want map[Key]*record, stamps map[digest.Digest]stamp) (found map[Key]bool, unchanged map[digest.Digest]bool, removed int) {
 	found = make(map[Key]bool, len(want))
-	root := filepath.Join(c.dir, blocksDir)
+	unchanged = make(map[digest.Digest]bool)
+	byFile := make(map[digest.Digest][]*record)
+	for _, r := range want {
+		byFile[r.key.File] = append(byFile[r.key.File], r)
+	}
+	root := filepath.Join(c.dir, filesDir)
 	shards, err := os.ReadDir(root)
 	if err != nil {
 		c.diskErrors.Add(1)
-		c.log.Warn("cannot list cached blocks", slog.String("path", root), slog.Any("err", err))
-		return found, 0, 0
+		c.log.Warn("cannot list cached files", slog.String("path", root), slog.Any("err", err))
+		return found, unchanged, 0
 	}
 	remove := func(p string) {
 		if err := os.RemoveAll(p); err != nil {
@@ -92,30 +111,73 @@ func (c *Cache) scanBlocks(want map[Key]*record) (found map[Key]bool, removed in
 		files, err := os.ReadDir(dir)
 		if err != nil {
 			c.diskErrors.Add(1)
-			c.log.Warn("cannot list cached blocks", slog.String("path", dir), slog.Any("err", err))
+			c.log.Warn("cannot list cached files", slog.String("path", dir), slog.Any("err", err))
 			continue
 		}
 		for _, f := range files {
 			p := filepath.Join(dir, f.Name())
-			k, gen, err := parseName(f.Name())
-			if err != nil {
+			d, err := digest.Parse(f.Name())
+			recs := byFile[d]
+			if err != nil || len(recs) == 0 || d.Short(2) != sh.Name() || !f.Type().IsRegular() {
 				remove(p)
 				continue
 			}
-			nextGen = max(nextGen, gen+1)
-			r := want[k]
-			if r == nil || r.gen != gen || k.File.Short(2) != sh.Name() || !f.Type().IsRegular() {
+			var st unix.Stat_t
+			if err := unix.Stat(p, &st); err != nil {
 				remove(p)
 				continue
 			}
-			if info, err := f.Info(); err != nil || info.Size() != r.size {
+			var listed int64
+			for _, r := range recs {
+				if r.key.Index*digest.BlockSize+r.size <= st.Size {
+					found[r.key] = true
+					listed += r.size
+				}
+			}
+			if listed == 0 {
 				remove(p)
 				continue
 			}
-			found[k] = true
+			if want, ok := stamps[d]; ok && want == stampOf(&st) {
+				unchanged[d] = true
+			}
+			c.punchUnlisted(p, found, d)
 		}
 	}
-	return found, removed, nextGen
+	return found, unchanged, removed
+}
+
+// punchUnlisted frees the space of every block of the content file p (of
+// digest d) that holds data but that found does not list: blocks a crash
+// left behind between their write and the next Flush. It finds them with
+// SEEK_DATA, so a file without such blocks costs a few lseeks.
+func (c *Cache) punchUnlisted(p string, found map[Key]bool, d digest.Digest) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return // the first read of its blocks will tell
+	}
+	defer unix.Close(fd)
+	for off := int64(0); ; {
+		start, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil {
+			return // ENXIO: no data past off
+		}
+		end, err := unix.Seek(fd, start, unix.SEEK_HOLE)
+		if err != nil {
+			return
+		}
+		for i := start / digest.BlockSize; i*digest.BlockSize < end; i++ {
+			if found[Key{File: d, Index: i}] {
+				continue
+			}
+			if err := punch(p, i*digest.BlockSize, digest.BlockSize); err != nil {
+				c.diskErrors.Add(1)
+				c.log.Warn("cannot free unlisted cached blocks", slog.String("path", p), slog.Any("err", err))
+				return
+			}
+		}
+		off = end
+	}
 }
 
 // isShardName reports whether s is two lowercase hex digits.

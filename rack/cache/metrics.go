@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type collector struct {
 	c                                            *Cache
 	hits, misses, evictions, corrupt, diskErrors *prometheus.Desc
+	backings                                     *prometheus.Desc
 	used, limit, blocks, files, degraded         *prometheus.Desc
 }
 
@@ -23,6 +24,7 @@ func newCollector(c *Cache) *collector {
 		evictions:  d("evictions_total", "Blocks evicted to stay within the limit."),
 		corrupt:    d("corrupt_total", "Cached blocks discarded as torn, corrupt or missing."),
 		diskErrors: d("disk_errors_total", "Failed writes, reads, syncs and removals in the cache directory."),
+		backings:   d("passthrough_files_total", "Whole cached files handed to the kernel to read directly (FUSE passthrough opens)."),
 		used:       d("used_bytes", "Bytes of cached blocks plus puts in flight."),
 		limit:      d("limit_bytes", "Most bytes of block data kept."),
 		blocks:     d("blocks", "Cached blocks."),
@@ -32,7 +34,7 @@ func newCollector(c *Cache) *collector {
 }
 
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.hits, m.misses, m.evictions, m.corrupt, m.diskErrors,
+	for _, d := range []*prometheus.Desc{m.hits, m.misses, m.evictions, m.corrupt, m.diskErrors, m.backings,
 		m.used, m.limit, m.blocks, m.files, m.degraded} {
 		ch <- d
 	}
@@ -51,6 +53,7 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(m.evictions, s.Evictions)
 	counter(m.corrupt, s.Corrupt)
 	counter(m.diskErrors, s.DiskErrors)
+	counter(m.backings, s.Backings)
 	gauge(m.used, s.Used)
 	gauge(m.limit, s.Limit)
 	gauge(m.blocks, int64(s.Blocks))

@@ -17,16 +17,17 @@ func TestMetrics(t *testing.T) {
 
 	got := gather(t, reg)
 	want := map[string]float64{
-		"bootfs_rack_cache_hits_total":        1,
-		"bootfs_rack_cache_misses_total":      1,
-		"bootfs_rack_cache_evictions_total":   1,
-		"bootfs_rack_cache_corrupt_total":     0,
-		"bootfs_rack_cache_disk_errors_total": 0,
-		"bootfs_rack_cache_used_bytes":        2000,
-		"bootfs_rack_cache_limit_bytes":       3000,
-		"bootfs_rack_cache_blocks":            1,
-		"bootfs_rack_cache_files":             1,
-		"bootfs_rack_cache_degraded":          0,
+		"bootfs_rack_cache_hits_total":              1,
+		"bootfs_rack_cache_misses_total":            1,
+		"bootfs_rack_cache_evictions_total":         1,
+		"bootfs_rack_cache_corrupt_total":           0,
+		"bootfs_rack_cache_disk_errors_total":       0,
+		"bootfs_rack_cache_used_bytes":              2000,
+		"bootfs_rack_cache_limit_bytes":             3000,
+		"bootfs_rack_cache_blocks":                  1,
+		"bootfs_rack_cache_files":                   1,
+		"bootfs_rack_cache_degraded":                0,
+		"bootfs_rack_cache_passthrough_files_total": 0,
 	}
 	for name, v := range want {
 		if g, ok := got[name]; !ok || g != v {

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,11 +53,11 @@ func TestPersistAcrossReopen(t *testing.T) {
 
 func TestOpenRemovesStraysAndDropsMissing(t *testing.T) {
 	dir := t.TempDir()
-	a, b := key("f", 0), key("f", 1)
+	a, b := key("f", 0), key("g", 1)
 	c := open(t, Options{Dir: dir})
 	mustPut(t, c, a, block(a, 1000))
 	mustPut(t, c, b, block(b, 2000))
-	pa := blockPath(t, c, a)
+	pa, _ := blockPath(t, c, a)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +65,13 @@ func TestOpenRemovesStraysAndDropsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	strays := []string{
-		filepath.Join(dir, blocksDir, "00", "junk"),
-		filepath.Join(dir, blocksDir, "zz", "x"),
-		filepath.Join(dir, blocksDir, "file"),
+		filepath.Join(dir, filesDir, "00", "junk"),
+		filepath.Join(dir, filesDir, "zz", "x"),
+		filepath.Join(dir, filesDir, "file"),
 		// well-formed name, not in the index
-		filepath.Join(dir, blocksDir, key("h", 0).File.Short(2), (&entry{key: key("h", 0), gen: 99}).name()),
+		filepath.Join(dir, filesDir, key("h", 0).File.Short(2), key("h", 0).File.String()),
+		// the per-block layout of an older version
+		filepath.Join(dir, oldBlocks, "ab", "x-0-1"),
 	}
 	for _, p := range strays {
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -84,9 +88,10 @@ func TestOpenRemovesStraysAndDropsMissing(t *testing.T) {
 	if s := c.Stats(); s.Blocks != 1 || s.Corrupt != 0 {
 		t.Fatalf("Stats = %+v", s)
 	}
-	// Generations keep counting past names seen on disk.
-	if c.nextGen <= 99 {
-		t.Fatalf("nextGen %d", c.nextGen)
+	for _, p := range strays {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stray %s left: %v", p, err)
+		}
 	}
 }
 
@@ -139,24 +144,25 @@ func TestIndexRoundTrip(t *testing.T) {
 		{key: key("a", 0), gen: 3, size: digest.BlockSize, crcs: chunkCRCs(block(key("a", 0), digest.BlockSize))},
 		{key: key("b", 9), gen: 1, size: 1, crcs: chunkCRCs([]byte{7})},
 	}
-	gen, got, err := decodeIndex(encodeIndex(4, recs))
+	gen, got, _, err := decodeIndex(encodeIndex(4, recs, nil))
 	if err != nil || gen != 4 || !slices.Equal(got, recs) {
 		t.Fatalf("decode(encode) = %d, %v, %v", gen, got, err)
 	}
 	// A generation at or past nextGen is implausible.
-	if _, _, err := decodeIndex(encodeIndex(3, recs)); err == nil {
+	if _, _, _, err := decodeIndex(encodeIndex(3, recs, nil)); err == nil {
 		t.Fatal("index with gen >= nextGen accepted")
 	}
 	dup := append(slices.Clone(recs), recs[0])
-	if _, _, err := decodeIndex(encodeIndex(4, dup)); err == nil {
+	if _, _, _, err := decodeIndex(encodeIndex(4, dup, nil)); err == nil {
 		t.Fatal("index with a duplicate key accepted")
 	}
 }
 
 // TestCrashBeforeFlush simulates a crash: the directory is released without
 // a Flush after more puts and an evict-and-re-put of a flushed block. The
-// next Open must keep only what the last index names, never serve a file
-// that index does not name, and remove the rest.
+// next Open must free the blocks the last index does not name, and serve
+// only bytes that pass the index's checks: a named block whose bytes were
+// punched out is discarded at its first read.
 func TestCrashBeforeFlush(t *testing.T) {
 	dir := t.TempDir()
 	a, b, cc := key("f", 0), key("f", 1), key("f", 2)
@@ -168,22 +174,28 @@ func TestCrashBeforeFlush(t *testing.T) {
 	}
 	mustPut(t, c, cc, block(cc, 1000)) // evicts a
 	mustMiss(t, c, a)
-	mustPut(t, c, a, block(a, 1000)) // evicts b; a comes back under a new name
+	mustPut(t, c, a, block(a, 1000)) // evicts b (punched); a is written again
 	crash(t, c)
 
 	c = open(t, Options{Dir: dir, Limit: 2000})
-	// The index names a and b, whose files were unlinked by the evictions;
-	// a's new file and c's are not named by it.
-	if s := c.Stats(); s.Blocks != 0 {
-		t.Fatalf("Stats = %+v; order %v", s, order(c))
+	// The index names a and b; cc's block is not named and is freed.
+	if got, want := order(c), []Key{a, b}; !slices.Equal(got, want) {
+		t.Fatalf("order after the crash %v, want %v", got, want)
 	}
-	if files := blockFiles(t, dir); len(files) != 0 {
-		t.Fatalf("files left: %v", files)
+	mustGet(t, c, a, block(a, 1000))
+	mustMiss(t, c, b) // punched: zeros fail the check
+	if s := c.Stats(); s.Blocks != 1 || s.Corrupt != 1 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	if files := blockFiles(t, dir); len(files) != 1 {
+		t.Fatalf("blocks on disk: %v, want only a's", files)
 	}
 	mustPut(t, c, b, block(b, 1000))
-	crash(t, c) // nothing flushed since Open
+	crash(t, c) // nothing flushed since Open: the index still names a and b
 	c = open(t, Options{Dir: dir, Limit: 2000})
-	if s := c.Stats(); s.Blocks != 0 {
+	mustGet(t, c, a, block(a, 1000))
+	mustGet(t, c, b, block(b, 1000)) // written again, checked: the same bytes
+	if s := c.Stats(); s.Blocks != 2 || s.Corrupt != 0 {
 		t.Fatalf("Stats = %+v", s)
 	}
 }
@@ -199,4 +211,76 @@ func crash(t *testing.T, c *Cache) {
 		t.Fatal(err)
 	}
 	c.closeOnce.Do(func() {})
+}
+
+// trustedBlocks returns the keys whose every chunk is trusted.
+func trustedBlocks(c *Cache) map[Key]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[Key]bool)
+	for k, e := range c.entries {
+		if mask := uint32(1)<<chunks(e.size) - 1; e.trusted&mask == mask {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// TestTrustAcrossCleanReopen: blocks this process wrote are trusted after a
+// clean Close and Open when their content file is untouched (its stamp in
+// the index matches), and not when the file changed meanwhile or when some
+// of its listed blocks were unchecked when the index was written.
+func TestTrustAcrossCleanReopen(t *testing.T) {
+	dir := t.TempDir()
+	a, b, g := key("f", 0), key("f", 1), key("g", 0)
+	c := open(t, Options{Dir: dir})
+	for _, k := range []Key{a, b, g} {
+		mustPut(t, c, k, block(k, 3000))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 3 {
+		t.Fatalf("trusted after a clean reopen: %v, want all three", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// f is changed through the filesystem: none of its blocks is trusted,
+	// and the damage is found; g is still trusted.
+	pf, off := blockPath(t, c, b)
+	flipByte(t, pf, off+10)
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 1 || !got[g] {
+		t.Fatalf("trusted after f changed: %v, want only g", got)
+	}
+	mustGet(t, c, a, block(a, 3000)) // checked, trusted again
+	mustMiss(t, c, b)                // damaged: discarded
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// b was dropped and a checked: f is stamped again.
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 2 || !got[a] || !got[g] {
+		t.Fatalf("trusted after the repair: %v, want a and g", got)
+	}
+
+	// One of f's listed blocks unchecked at Flush: no stamp for f.
+	mustPut(t, c, b, block(b, 3000))
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, pf, off+10)
+	flipByte(t, pf, off+10) // the same bytes, a new ctime
+	c = open(t, Options{Dir: dir})
+	mustGet(t, c, a, block(a, 3000))
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 1 || !got[g] {
+		t.Fatalf("trusted with b unchecked at the last Flush: %v, want only g", got)
+	}
 }

@@ -1,12 +1,8 @@
 package cache
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -43,41 +39,57 @@ func (c *Cache) Put(k Key, data []byte) error {
 		c.mu.Unlock()
 		return fmt.Errorf("cache: put %v: %w", k, ErrDegraded)
 	}
-	// Reserve the bytes before writing, so the disk never holds more than
-	// the limit plus what readers still have open.
-	victims := c.evictLocked(size)
+	// Hold the content file (so that evicting its other blocks does not
+	// unlink it under the write), then reserve the bytes before writing, so
+	// the disk never holds more than the limit plus what readers still use.
+	f := c.fileLocked(k.File)
+	f.blocks++
+	c.evictLocked(size)
 	if c.used+size > c.limit { // the rest is reserved by other puts in flight
+		c.dropHoldLocked(f)
 		c.mu.Unlock()
-		c.unlink(victims)
 		return fmt.Errorf("cache: put %v: no room, the cache is full of blocks being stored", k)
 	}
 	c.used += size
 	c.pending[k] = struct{}{}
-	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks}
-	e.path = c.path(e)
+	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks, file: f}
 	c.nextGen++
 	c.mu.Unlock()
-	c.unlink(victims)
 
-	err := writeBlock(e.path, data)
+	err := writeAt(f.path, e.off(), data)
 
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.pending, k)
 	switch {
 	case err != nil:
 		err = fmt.Errorf("cache: put %v: %w", k, err)
 		c.degradeLocked(err)
 	case c.closed:
-		err = ErrClosed // Close has flushed; the file would be orphaned
+		err = ErrClosed // Close has flushed; the block would be orphaned
 	default:
 		c.insertLocked(e)
-		c.mu.Unlock()
+		c.dropHoldLocked(f)
 		return nil
 	}
 	c.used -= size
-	c.mu.Unlock()
-	c.unlink([]string{e.path})
+	// Free whatever the failed write left, as a removed entry.
+	e.removed = true
+	c.punchLocked(e)
+	c.dropHoldLocked(f)
 	return err
+}
+
+// dropHoldLocked ends a Put's hold on content file f, unlinking it if it
+// holds no block. Caller holds c.mu.
+func (c *Cache) dropHoldLocked(f *cfile) {
+	if f.blocks--; f.blocks == 0 {
+		if c.files[f.d] == f {
+			delete(c.files, f.d)
+		}
+		c.dropFDLocked(f)
+		c.unlinkLocked(f.path)
+	}
 }
 
 // degradeLocked starts (or extends) a rest after a disk error, logging
@@ -90,25 +102,4 @@ func (c *Cache) degradeLocked(err error) {
 			slog.Duration("for", c.degradedFor), slog.Any("err", err))
 	}
 	c.degradedUntil = now.Add(c.degradedFor)
-}
-
-// writeBlock creates path (which must not exist: names are never reused)
-// and writes data to it. It does not fsync; Flush does before the file is
-// listed in a persisted index. On error the caller removes path.
-func writeBlock(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrNotExist) { // first block in this shard
-		if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

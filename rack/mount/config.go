@@ -68,6 +68,12 @@ type Config struct {
 	// VerifyCache re-checks the sha256 of every block read from the disk
 	// cache (and the cache's CRCs on every read), for distrusted disks.
 	VerifyCache bool
+	// NoPassthrough turns FUSE passthrough off. By default a file whose
+	// blocks are all in the disk cache is opened in passthrough mode: the
+	// kernel reads the cache's content file directly, at local-file speed,
+	// after its bytes were checked once (see cache.Cache.Backing). It
+	// needs CAP_SYS_ADMIN; without it reads go through bootfs as usual.
+	NoPassthrough bool
 	// KernelReadahead is the kernel's readahead on the mount in bytes (the
 	// read_ahead_kb of its backing device, set after mounting; root only).
 	// Large enough, it turns a sequential reader's 128 KiB FUSE reads into

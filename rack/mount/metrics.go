@@ -139,3 +139,12 @@ func (t *timedContent) ReadAt(ctx context.Context, d digest.Digest, size int64, 
 	t.hist.Observe(time.Since(start).Seconds())
 	return n, err
 }
+
+// Backing implements fs.Backer for the wrapped Content. Reads through a
+// backing file are the kernel's and are not timed.
+func (t *timedContent) Backing(ctx context.Context, d digest.Digest, size int64) (int, func(), bool) {
+	if b, ok := t.c.(fs.Backer); ok {
+		return b.Backing(ctx, d, size)
+	}
+	return -1, nil, false
+}

@@ -117,7 +117,8 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	if reg != nil {
 		content = newTimedContent(m.reader, reg)
 	}
-	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON})
+	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON,
+		Passthrough: !cfg.NoPassthrough && !cfg.VerifyCache})
 	if err := m.install(t, etag); err != nil {
 		return nil, fmt.Errorf("the regions' boot tree: %w", err)
 	}

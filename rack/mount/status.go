@@ -44,6 +44,10 @@ type CacheStatus struct {
 	Corrupt    int64  `json:"corrupt"` // entries discarded as torn or corrupt
 	DiskErrors int64  `json:"disk_errors"`
 	Degraded   bool   `json:"degraded"` // not storing blocks after a disk error
+	// Passthrough counts opens of wholly cached files handed to the kernel
+	// to read directly (FUSE passthrough); their reads are not counted in
+	// ReadStatus.
+	Passthrough int64 `json:"passthrough_opens"`
 }
 
 // ReadStatus counts reads: FUSE requests and the blocks behind them. Reads
@@ -106,6 +110,7 @@ func (m *Mount) Status() Status {
 	st.Cache = CacheStatus{
 		Dir: m.cfg.CacheDir, Limit: cs.Limit, Used: cs.Used, Blocks: cs.Blocks, Files: cs.Files,
 		Evictions: cs.Evictions, Corrupt: cs.Corrupt, DiskErrors: cs.DiskErrors, Degraded: cs.Degraded,
+		Passthrough: cs.Backings,
 	}
 
 	rs := m.reader.Stats()

@@ -150,13 +150,16 @@ func (g *rig) testSmallCache(t *testing.T) {
 	if st.Cache.Evictions == 0 || st.Reads.Fetches <= once {
 		t.Errorf("cache %+v, reads %+v: expected evictions and refetches", st.Cache, st.Reads)
 	}
-	if du := dirBytes(t, filepath.Join(m.cacheDir, "blocks")); du > limit {
+	if du := dirBytes(t, filepath.Join(m.cacheDir, "files")); du > limit {
 		t.Errorf("the cache's blocks take %d bytes on disk, limit %d", du, limit)
 	}
 }
 
 // testRemount: a second mount of the same cache directory serves what the
-// first one cached without asking any region for a byte.
+// first one cached without asking any region for a byte: the files, wholly
+// cached, are opened in FUSE passthrough mode, so the kernel reads the
+// cache's files directly and no read reaches bootfs. A third mount with
+// no_passthrough serves them through bootfs from the disk cache.
 func (g *rig) testRemount(t *testing.T) {
 	p := newProxy(t, g.regions[0].URL())
 	m := g.mount(t, mountSpec{source: p.URL()})
@@ -178,8 +181,19 @@ func (g *rig) testRemount(t *testing.T) {
 		t.Errorf("the remount fetched %d more blob bytes", got)
 	}
 	st := m2.status(t)
-	if st.Reads.Fetches != 0 || st.Reads.BlockHits == 0 {
-		t.Errorf("after remount: %d fetches, %d block hits", st.Reads.Fetches, st.Reads.BlockHits)
+	if st.Reads.Fetches != 0 || st.Cache.Passthrough != int64(len(files)) || st.Reads.Reads != 0 {
+		t.Errorf("after remount: %d fetches, %d passthrough opens (want %d), %d FUSE reads (want 0)",
+			st.Reads.Fetches, st.Cache.Passthrough, len(files), st.Reads.Reads)
+	}
+	m2.unmount(t)
+
+	m3 := g.mount(t, mountSpec{source: p.URL(), cacheDir: m.cacheDir, opts: []string{"no_passthrough"}})
+	for _, f := range files {
+		sameBytes(t, f+" after remount without passthrough", readFile(t, m3.path(f)), g.want(t, f))
+	}
+	st = m3.status(t)
+	if got := p.blob() - fetched; got != 0 || st.Cache.Passthrough != 0 || st.Reads.BlockHits == 0 {
+		t.Errorf("no_passthrough: %d bytes fetched, %d passthrough opens, %d block hits", got, st.Cache.Passthrough, st.Reads.BlockHits)
 	}
 }
 
@@ -250,7 +264,8 @@ func dropPageCache(t *testing.T, paths ...string) {
 	}
 }
 
-// dirBytes sums the sizes of the regular files below dir.
+// dirBytes sums the disk space taken by the regular files below dir (not
+// their sizes: the cache's files are sparse).
 func dirBytes(t *testing.T, dir string) int64 {
 	t.Helper()
 	var n int64
@@ -259,7 +274,7 @@ func dirBytes(t *testing.T, dir string) int64 {
 			return err
 		}
 		if fi.Mode().IsRegular() {
-			n += fi.Size()
+			n += fi.Sys().(*syscall.Stat_t).Blocks * 512
 		}
 		return nil
 	})
@@ -279,19 +294,17 @@ func (g *rig) testCorruptCacheEntry(t *testing.T) {
 	sameBytes(t, bigPath, readFile(t, m.path(bigPath)), want)
 	m.unmount(t)
 
+	// Block 5 of the file's content file in the cache.
 	e := g.mustEntry(t, bigPath)
-	files, err := filepath.Glob(filepath.Join(m.cacheDir, "blocks", e.SHA256.String()[:2], e.SHA256.String()+"-5-*"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("cache file of block 5: %v %v", files, err)
-	}
-	f, err := os.OpenFile(files[0], os.O_RDWR, 0)
+	f, err := os.OpenFile(filepath.Join(m.cacheDir, "files", e.SHA256.String()[:2], e.SHA256.String()), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	off := int64(5*digest.BlockSize + 777)
 	b := []byte{0}
-	f.ReadAt(b, 777)
+	f.ReadAt(b, off)
 	b[0] ^= 0x01
-	if _, err := f.WriteAt(b, 777); err != nil {
+	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -302,8 +315,10 @@ func (g *rig) testCorruptCacheEntry(t *testing.T) {
 	if got := p.blob() - before; got != digest.BlockSize {
 		t.Errorf("the remount fetched %d bytes, want exactly the damaged block (%d)", got, digest.BlockSize)
 	}
-	if st := m2.status(t); st.Cache.Corrupt != 1 {
-		t.Errorf("cache status %+v: want one corrupt entry dropped", st.Cache)
+	// The open checked the whole file before passthrough, found block 5
+	// bad and served the file through bootfs instead.
+	if st := m2.status(t); st.Cache.Corrupt != 1 || st.Cache.Passthrough != 0 {
+		t.Errorf("cache status %+v: want one corrupt entry dropped, no passthrough open", st.Cache)
 	}
 }
 

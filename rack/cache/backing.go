@@ -1,0 +1,181 @@
+package cache
+
+import (
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
+)
+
+// Backing hands out a whole cached file for the kernel to read directly
+// (FUSE passthrough): a read-only descriptor of the content file of d,
+// whose bytes [0, size) are d's, when every block of d is cached. Before it
+// returns, every chunk that this process neither wrote nor verified yet is
+// read and checked against the index (in parallel); a block that fails is
+// discarded like a failed Get and ok is false. The blocks stay pinned until
+// release (called exactly once; it closes fd): eviction may drop them from
+// the index meanwhile, but their bytes stay on disk until then.
+//
+// After the check the kernel reads the file without this cache seeing the
+// reads: a page that leaves the page cache and is read again from the disk
+// is not checked again (the exposure of any local file a server serves).
+// With Options.VerifyHits, which promises a check on every read, Backing
+// always says no.
+func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok bool) {
+	if c.verifyHits || size <= 0 {
+		return -1, nil, false
+	}
+	n := digest.BlockCount(size, digest.BlockSize)
+	es := make([]*entry, 0, n)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return -1, nil, false
+	}
+	for i := range n {
+		e := c.entries[Key{File: d, Index: i}]
+		if e == nil || e.size != min(digest.BlockSize, size-i*digest.BlockSize) {
+			c.mu.Unlock()
+			return -1, nil, false
+		}
+		es = append(es, e)
+	}
+	f := es[0].file
+	for _, e := range es {
+		e.pins++
+		c.touchLocked(e)
+	}
+	c.mu.Unlock()
+
+	unpin := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, e := range es {
+			c.unpinLocked(e)
+		}
+	}
+	bf, err := openBlock(f.path)
+	if err != nil {
+		unpin()
+		c.readFailed(*es[0], err)
+		return -1, nil, false
+	}
+	fd = bf.fd
+	c.mu.Lock()
+	current := c.files[d] == f
+	c.mu.Unlock()
+	if !current { // every block was evicted meanwhile and the file unlinked
+		unix.Close(fd)
+		unpin()
+		return -1, nil, false
+	}
+	// The kernel reads up to the file's end: it must hold every block.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size < size {
+		unix.Close(fd)
+		unpin()
+		if err == nil {
+			err = fmt.Errorf("%s: %d bytes, want %d: %w", f.path, st.Size, size, errTruncated)
+		}
+		c.readFailed(*es[len(es)-1], err)
+		return -1, nil, false
+	}
+	if !c.verifyAll(bf, es) {
+		unix.Close(fd)
+		unpin()
+		return -1, nil, false
+	}
+	c.backings.Add(1)
+	var once sync.Once
+	return fd, func() {
+		once.Do(func() {
+			unix.Close(fd)
+			unpin()
+		})
+	}, true
+}
+
+// verifyAll checks every untrusted chunk of the pinned entries es, in the
+// content file f, and marks them trusted. A block that fails is discarded
+// (and counted) and the result is false. The file is mapped read-only and
+// the chunks are checked in place by several workers, which costs the CRC
+// alone, no copy; a fault on the mapping (the file truncated under us) is
+// caught and fails the block.
+func (c *Cache) verifyAll(f blockFile, es []*entry) bool {
+	var jobs []entry
+	var end int64
+	c.mu.Lock()
+	for _, e := range es {
+		if mask := uint32(1)<<chunks(e.size) - 1; e.trusted&mask != mask {
+			jobs = append(jobs, *e)
+			end = max(end, e.off()+e.size)
+		}
+	}
+	c.mu.Unlock()
+	if len(jobs) == 0 {
+		return true
+	}
+	m, err := unix.Mmap(f.fd, 0, int(end), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		c.readFailed(jobs[0], &fs.PathError{Op: "mmap", Path: f.path, Err: err})
+		return false
+	}
+	defer unix.Munmap(m)
+	var g errgroup.Group
+	var next atomic.Int64
+	var failed atomic.Bool
+	for range min(runtime.GOMAXPROCS(0), 4, len(jobs)) {
+		g.Go(func() error {
+			for !failed.Load() {
+				k := int(next.Add(1) - 1)
+				if k >= len(jobs) {
+					return nil
+				}
+				e := jobs[k]
+				if err := checkMapped(m[e.off():e.off()+e.size], &e); err != nil {
+					failed.Store(true)
+					c.readFailed(e, err)
+					return err
+				}
+				c.mu.Lock()
+				if live := c.currentLocked(e.key, e.gen); live != nil {
+					live.trusted = uint32(1)<<chunks(e.size) - 1
+					c.dirty = true // the next Flush may stamp its file
+				}
+				c.mu.Unlock()
+			}
+			return nil
+		})
+	}
+	return g.Wait() == nil
+}
+
+// checkMapped checks the untrusted chunks of e against p, its bytes in a
+// mapping. A fault reading the mapping (SIGBUS: the file is shorter than
+// the block) is returned as errTruncated.
+func checkMapped(p []byte, e *entry) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading the mapped block: %v: %w", r, errTruncated)
+		}
+	}()
+	for i := range chunks(e.size) {
+		if e.trusted&(1<<i) != 0 {
+			continue
+		}
+		piece := p[i*chunkSize : min((i+1)*chunkSize, len(p))]
+		if crc32.Checksum(piece, castagnoli) != e.crcs[i] {
+			return fmt.Errorf("chunk %d: %w", i, errChecksum)
+		}
+	}
+	return nil
+}
