@@ -167,20 +167,6 @@ func (g *rig) benchColdRead(t *testing.T, row func(...string)) {
 		fmt.Sprintf("%s (%s)", c.Round(time.Millisecond), mbps(e.Size, c)),
 		fmt.Sprintf("curl from the region %s (%s)", k.Round(time.Millisecond), mbps(e.Size, k)),
 		fmt.Sprintf("%.2f", k.Seconds()/c.Seconds()), ">= 0.9")
-	// A cold read through the mount puts every byte into the page cache
-	// twice (the cache's file, the mount's own pages) and hashes it;
-	// curl into /dev/null does neither. What one page-cache fill of the
-	// file costs here, and the sha256 of it, bound the ratio above.
-	var fill []time.Duration
-	for range 3 {
-		fill = append(fill, fillPageCache(t, last.cacheDir, e.Size))
-	}
-	f := median(fill)
-	sum := sha256Time(e.Size)
-	row("bound: one page-cache fill of the same bytes (a new local file, no fsync; median of 3), and their sha256",
-		fmt.Sprintf("fill %s (%s), sha256 %s", f.Round(time.Millisecond), mbps(e.Size, f), sum.Round(time.Millisecond)),
-		fmt.Sprintf("curl %s", k.Round(time.Millisecond)),
-		fmt.Sprintf("%.2f", k.Seconds()/(2*f.Seconds()+sum.Seconds())), "curl ÷ (2 fills + sha256)")
 
 	last.unmount(t)
 	// After a remount the file is wholly cached: its first open checks the
@@ -397,36 +383,3 @@ func kernelRelease() string {
 	return "Linux " + strings.TrimSpace(string(out))
 }
 
-// fillPageCache writes size bytes to a new file in dir (1 MiB writes, no
-// fsync), removes it, and returns the time the writes took.
-func fillPageCache(t *testing.T, dir string, size int64) time.Duration {
-	t.Helper()
-	f, err := os.CreateTemp(dir, "fill-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for i := range buf {
-		buf[i] = byte(i)
-	}
-	start := time.Now()
-	for n := int64(0); n < size; n += int64(len(buf)) {
-		if _, err := f.Write(buf[:min(int64(len(buf)), size-n)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return time.Since(start)
-}
-
-// sha256Time hashes size bytes (in 1 MiB blocks, as the rack verifies
-// them) on one core and returns the time.
-func sha256Time(size int64) time.Duration {
-	buf := make([]byte, digest.BlockSize)
-	start := time.Now()
-	for n := int64(0); n < size; n += digest.BlockSize {
-		digest.Of(buf[:min(digest.BlockSize, size-n)])
-	}
-	return time.Since(start)
-}
