@@ -382,4 +382,3 @@ func kernelRelease() string {
 	out, _ := exec.Command("uname", "-r").Output()
 	return "Linux " + strings.TrimSpace(string(out))
 }
-
