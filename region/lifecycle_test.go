@@ -179,3 +179,35 @@ func TestSchemaTooNewRefused(t *testing.T) {
 		t.Fatalf("region.Open on a newer schema: %v", err)
 	}
 }
+
+// TestSecretMismatchRefused: a second region started on the same database
+// with another secret (a fresh file, created because it was missing) is
+// refused with a clear error naming the region whose secret is on record,
+// and starts with --new-secret, after which the first region is refused.
+func TestSecretMismatchRefused(t *testing.T) {
+	r1 := regiontest.StartRegion(t, regiontest.Options{Name: "r1"})
+	ctx := context.Background()
+	fresh := filepath.Join(t.TempDir(), "secret") // missing: Open creates a new secret
+	cfg := region.Config{Name: "r2", DatabaseURL: r1.DBURL, Listen: "127.0.0.1:0", Storage: t.TempDir(),
+		SecretFile: fresh, ImportInterval: -1, VerifyRate: -1}
+	_, err := region.Open(ctx, cfg)
+	if !errors.Is(err, region.ErrSecretMismatch) || !strings.Contains(err.Error(), `"r1"`) || !strings.Contains(err.Error(), fresh) {
+		t.Fatalf("a region with another secret: %v", err)
+	}
+	if regions, err := r1.DB().Regions(ctx); err != nil || len(regions) != 1 {
+		t.Fatalf("the refused region registered: %v %v", regions, err)
+	}
+
+	cfg.NewSecret = true
+	r2, err := region.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("--new-secret: %v", err)
+	}
+	r2.Close()
+	r1.Stop()
+	_, err = region.Open(ctx, region.Config{Name: "r1", DatabaseURL: r1.DBURL, Listen: "127.0.0.1:0",
+		Storage: r1.Storage, SecretFile: r1.SecretFile, ImportInterval: -1, VerifyRate: -1})
+	if !errors.Is(err, region.ErrSecretMismatch) || !strings.Contains(err.Error(), `"r2"`) {
+		t.Fatalf("the old secret after --new-secret elsewhere: %v", err)
+	}
+}

@@ -16,7 +16,9 @@
 package region
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,6 +49,7 @@ type Config struct {
 	LegacyDatabase    string        // a MAAS database to move boot images out of before serving them ("" = none)
 	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
 	CleanupGrace      time.Duration // keep a replaced set this long after its replacement is published (default 10m; negative: 0)
+	NewSecret         bool          // this region's secret replaces the one the regions recorded (after changing it everywhere)
 	Log               *slog.Logger
 }
 
@@ -102,6 +105,18 @@ func (c *Config) applyDefaults() error {
 		return errors.New("region name is empty and the host name is unknown: pass --name")
 	}
 	return nil
+}
+
+// ErrSecretMismatch: this region's shared secret is not the one the other
+// regions of its database use.
+var ErrSecretMismatch = errors.New("shared secret differs from the other regions'")
+
+// secretFingerprint identifies a secret without revealing it: an HMAC-SHA256
+// keyed with the secret.
+func secretFingerprint(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("bootfs region secret fingerprint v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // LoadSecret reads the shared secret from path. With create set, a missing

@@ -91,6 +91,17 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if r.store, err = store.Open(store.Options{Dir: cfg.Storage, Log: r.log.With("component", "store"), Metrics: r.registry}); err != nil {
 		return nil, err
 	}
+	match, setBy, err := r.db.CheckSecret(ctx, secretFingerprint(secret), cfg.Name, cfg.NewSecret)
+	if err != nil {
+		return nil, err
+	}
+	if !match {
+		return nil, fmt.Errorf("%w: the secret in %s is not the one recorded by region %q; copy that region's secret file here "+
+			"(or, if the secret was changed on every region, start once with --new-secret)", ErrSecretMismatch, cfg.SecretFile, setBy)
+	}
+	if cfg.NewSecret {
+		r.log.Warn("this region's secret is now the one every region must use", "secret_file", cfg.SecretFile)
+	}
 	if r.id, err = r.db.RegisterRegion(ctx, cfg.Name, cfg.URL); err != nil {
 		return nil, err
 	}

@@ -80,3 +80,24 @@ func (d *DB) Now(ctx context.Context) (time.Time, error) {
 	err := d.pool.QueryRow(ctx, `SELECT now()`).Scan(&t)
 	return t, err
 }
+
+// CheckSecret compares fingerprint, the shared secret's fingerprint of
+// region, with the one recorded by the first region that started (or by
+// the last one that replaced it). The first call records it. With replace,
+// fingerprint replaces the recorded one. It returns whether they match and
+// which region recorded the one on file.
+func (d *DB) CheckSecret(ctx context.Context, fingerprint, region string, replace bool) (match bool, setBy string, err error) {
+	q := `INSERT INTO secret_check (fingerprint, set_by) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`
+	if replace {
+		q = `INSERT INTO secret_check (fingerprint, set_by) VALUES ($1, $2)
+			ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, set_by = EXCLUDED.set_by, set_at = now()`
+	}
+	if _, err := d.pool.Exec(ctx, q, fingerprint, region); err != nil {
+		return false, "", fmt.Errorf("record the secret's fingerprint: %w", err)
+	}
+	var onFile string
+	if err := d.pool.QueryRow(ctx, `SELECT fingerprint, set_by FROM secret_check`).Scan(&onFile, &setBy); err != nil {
+		return false, "", fmt.Errorf("read the secret's fingerprint: %w", err)
+	}
+	return onFile == fingerprint, setBy, nil
+}

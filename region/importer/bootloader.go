@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -86,12 +87,15 @@ func (im *Importer) extractArchive(ctx context.Context, set *db.Set, archive db.
 	if len(members) == 0 {
 		return fmt.Errorf("archive %s has no files", archive.SHA256)
 	}
-	byName := map[string]member{}
-	for _, m := range members {
-		byName[m.name] = m
+	byName, err := flatMembers(members)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", archive.SHA256, err)
 	}
 	err = im.walkArchive(archive.SHA256, func(name string, size int64, r io.Reader) error {
-		m := byName[name]
+		m, keep := byName[name]
+		if !keep {
+			return nil // the same bytes as a member kept under the same base name
+		}
 		blocks, err := im.cfg.Store.Put(ctx, m.sha, m.size, r)
 		if err != nil {
 			return fmt.Errorf("member %s: %w", name, err)
@@ -122,6 +126,32 @@ func (im *Importer) extractArchive(ctx context.Context, set *db.Set, archive db.
 	im.log.Info("bootloader extracted", "resource", set.Name, "architecture", set.Architecture,
 		"version", set.Version, "files", len(members))
 	return nil
+}
+
+// ErrDuplicateMember: two members of a bootloader archive would land on the
+// same name in the flat bootloaders/<type>/<arch>/ directory with different
+// bytes, so which one machines get would be arbitrary.
+var ErrDuplicateMember = errors.New("bootloader archive has two different files with the same base name")
+
+// flatMembers maps the archive member names to extract to their member.
+// Members are extracted flat (by base name); a member with the base name of
+// an earlier one and the same bytes is skipped, one with different bytes
+// is an error naming both.
+func flatMembers(members []member) (map[string]member, error) {
+	byBase := make(map[string]member, len(members))
+	keep := make(map[string]member, len(members))
+	for _, m := range members {
+		base := path.Base(m.name)
+		if prev, dup := byBase[base]; dup {
+			if prev.sha != m.sha || prev.size != m.size {
+				return nil, fmt.Errorf("%w: %s and %s", ErrDuplicateMember, prev.name, m.name)
+			}
+			continue
+		}
+		byBase[base] = m
+		keep[m.name] = m
+	}
+	return keep, nil
 }
 
 func (im *Importer) walkArchive(d digest.Digest, fn func(name string, size int64, r io.Reader) error) error {
