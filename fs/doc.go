@@ -102,29 +102,24 @@
 // and a new open follows the mode already open: beside caching handles it
 // is a caching handle (Backing is not even asked, though the file may have
 // become wholly cached meanwhile); beside passthrough handles it is a
-// passthrough handle holding its own Backing, or fails with EIO (logged) if
-// Backing cannot give one then, which the open handles' pins should rule
-// out; with nothing open it is a passthrough handle if Backing has a file,
-// else a caching one. An inode therefore switches modes only when all its
-// handles are closed: a file read while it was being cached keeps going
-// through Content until every reader closed it. The kernel leaves an open
-// file's mode before it sends RELEASE, so a count here is never below the
-// kernel's.
+// passthrough handle sharing the inode's Backing; with nothing open it is a
+// passthrough handle if Backing has a file, else a caching one. An inode
+// therefore switches modes only when all its handles are closed: a file
+// read while it was being cached keeps going through Content until every
+// reader closed it. The kernel leaves an open file's mode before it sends
+// RELEASE, so a count here is never below the kernel's.
 //
-// Every passthrough handle keeps its Backing until its RELEASE, even though
-// the kernel reads through the descriptor registered first, which may
-// belong to a handle already closed: the kernel holds its own reference to
-// that open file. So a Backer must keep the bytes of a file it handed out
-// intact while any handle of that digest holds a Backing: the rack cache
-// pins the file's blocks (eviction drops them from its index but punches
-// them out only after the last holder let go, and only from the current
-// file of that digest; a block's bytes are fixed by the digest, so a block
-// written again into the same place is the same bytes).
+// An inode takes one Backing at its first passthrough open and releases it
+// with its last passthrough handle: the kernel reads the file registered
+// first for as long as any handle is open, so that is how long its bytes
+// must stay. The rack cache pins the file's blocks meanwhile (eviction
+// passes them over; a block discarded as damaged by another reader keeps
+// its bytes until the pin goes).
 //
 // Registering a backing file needs CAP_SYS_ADMIN, and the backing file must
 // live on a non-stacking file system (ext4, xfs, tmpfs; not overlayfs or
 // FUSE; go-fuse announces a stacking depth of 1). Otherwise go-fuse silently
 // stops trying for the whole mount and the kernel sends READs as usual; a
-// passthrough handle answers them from Content, and the first such READ is
-// logged as a warning.
+// passthrough handle answers them from Content, the first such READ is
+// logged as a warning, and later opens are caching opens.
 package fs

@@ -24,12 +24,13 @@ type fileNode struct {
 	common
 	f *fileInfo
 
-	// openMu guards caching and passthrough, the open handles of this
+	// openMu guards caching, passthrough and backing, the open handles of this
 	// inode by I/O mode (see openHandle in passthrough.go), and serializes
 	// opens of this inode with the Backing call they make.
 	openMu      sync.Mutex
-	caching     int // open caching-mode handles (*handle)
-	passthrough int // open passthrough handles (*passthroughHandle)
+	caching     int      // open caching-mode handles (*handle)
+	passthrough int      // open passthrough handles (*passthroughHandle)
+	backing     *backing // shared by the passthrough handles; nil when none is open
 }
 
 var (

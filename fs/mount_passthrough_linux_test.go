@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -147,8 +146,9 @@ func TestMountPassthroughReadsBackingFile(t *testing.T) {
 		t.Errorf("empty: %d bytes, %v", len(b), err)
 	}
 	b.waitReleased(t)
-	if backings, granted, releases := b.counts(); backings != 4 || granted != 4 || releases != 4 {
-		t.Errorf("backer: %d Backing calls, %d ok, %d releases; want 4 each", backings, granted, releases)
+	// One Backing per file, shared by its two handles.
+	if backings, granted, releases := b.counts(); backings != 2 || granted != 2 || releases != 2 {
+		t.Errorf("backer: %d Backing calls, %d ok, %d releases; want 2 each", backings, granted, releases)
 	}
 	if s := m.root.Stats(); s.Opens != 5 || s.PassthroughOpens != 4 || s.Reads != 0 {
 		t.Errorf("stats: %d opens, %d passthrough, %d reads; want 5, 4, 0", s.Opens, s.PassthroughOpens, s.Reads)
@@ -205,24 +205,29 @@ func TestMountPassthroughFollowsOpenMode(t *testing.T) {
 		t.Errorf("passthrough open read Content %d times", n-reads)
 	}
 
-	// While C is open, an open that gets no backing file fails with EIO.
+	// While C is open, another open shares C's Backing, even when Backing
+	// would now say no (say, a block of the file was just evicted): the
+	// bytes the kernel reads stay pinned by C's.
 	b.setOK(false)
-	if f, err := os.Open(m.path("f")); !errors.Is(err, syscall.EIO) {
-		t.Errorf("open without backing beside a passthrough handle: %v, want EIO", err)
-		if err == nil {
-			f.Close()
-		}
-	}
+	fd := open(t, m.path("f"))
+	readAll(t, fd, content)
 	fc.Close()
+	if backings, _, _ := b.counts(); backings != 2 {
+		t.Errorf("%d Backing calls, want 2 (the second passthrough open shares the first's)", backings)
+	}
+	fd.Close()
 	b.waitReleased(t)
 	if _, _, releases := b.counts(); releases != 1 {
 		t.Errorf("%d releases, want 1", releases)
 	}
-	if s := m.root.Stats(); s.Opens != 4 || s.PassthroughOpens != 1 {
-		t.Errorf("stats: %d opens, %d passthrough; want 4, 1", s.Opens, s.PassthroughOpens)
+	if n := m.c.callsFor(d); n != reads {
+		t.Errorf("passthrough opens read Content %d times", n-reads)
 	}
-	if n := m.logs.count(slog.LevelError); n != 1 {
-		t.Errorf("%d errors logged, want 1 (the failed open)", n)
+	if s := m.root.Stats(); s.Opens != 4 || s.PassthroughOpens != 2 {
+		t.Errorf("stats: %d opens, %d passthrough; want 4, 2", s.Opens, s.PassthroughOpens)
+	}
+	if n := m.logs.count(slog.LevelWarn); n != 0 {
+		t.Errorf("%d warnings or errors logged", n)
 	}
 }
 
@@ -268,8 +273,8 @@ func TestMountPassthroughConcurrentOpens(t *testing.T) {
 		}
 	}
 	b.waitReleased(t)
-	if _, granted, _ := b.counts(); granted != workers*opens {
-		t.Errorf("%d backing files granted, want %d", granted, workers*opens)
+	if _, granted, _ := b.counts(); granted == 0 || granted > workers*opens {
+		t.Errorf("%d backing files granted, want 1..%d (one per passthrough episode)", granted, workers*opens)
 	}
 	if n := m.c.callsFor(digest.Of(content)); n != 0 {
 		t.Errorf("Content.ReadAt called %d times", n)

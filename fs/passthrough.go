@@ -15,40 +15,39 @@ import (
 // pass through, so the mode follows the handles already open:
 //
 //   - caching handles open: another caching handle; Backing is not asked;
-//   - passthrough handles open: another passthrough handle, holding its own
-//     Backing; if Backing fails now (it should not: the open handles pin
-//     the bytes) the open fails with EIO;
+//   - passthrough handles open: another passthrough handle sharing the
+//     inode's Backing (the kernel reads the file registered first anyway);
 //   - none: a passthrough handle if Backing says ok, else a caching one.
 //
-// Without a Backer (Options.Passthrough off, or a Content that is not one),
-// and for empty files, every handle is a caching handle.
+// One Backing per inode, held from its first passthrough open to the
+// release of its last, keeps the bytes the kernel reads pinned for as long
+// as any handle may read them. Without a Backer (Options.Passthrough off,
+// or a Content that is not one), for empty files, and once the kernel was
+// seen not to take backing files, every handle is a caching handle.
 func (n *fileNode) openHandle(ctx context.Context) (gofs.FileHandle, uint32, syscall.Errno) {
 	r := n.fs
 	n.openMu.Lock()
 	defer n.openMu.Unlock()
-	if r.backer == nil || n.f.size == 0 || n.caching > 0 {
+	if n.passthrough > 0 {
+		n.passthrough++
+		r.stats.passthroughOpens.Add(1)
+		return &passthroughHandle{handle: handle{fs: r, node: n, f: n.f}, b: n.backing}, fuse.FOPEN_NOFLUSH, 0
+	}
+	if r.backer == nil || n.f.size == 0 || n.caching > 0 || r.fallbackLogged.Load() {
 		return n.cachingHandleLocked()
 	}
 	// Holding openMu across Backing serializes the opens of this one inode
 	// (not of others): the decision must stay true until the count changes.
 	fd, release, ok := r.backer.Backing(ctx, n.f.digest, n.f.size)
-	switch {
-	case ok:
-		n.passthrough++
-		r.stats.passthroughOpens.Add(1)
-		h := &passthroughHandle{handle: handle{fs: r, node: n, f: n.f}, fd: fd, release: release}
-		// go-fuse adds FOPEN_PASSTHROUGH and drops FOPEN_KEEP_CACHE if it
-		// registers the backing file.
-		return h, fuse.FOPEN_NOFLUSH, 0
-	case n.passthrough == 0:
+	if !ok {
 		return n.cachingHandleLocked()
-	case ctx.Err() != nil:
-		return nil, 0, syscall.EINTR
-	default:
-		r.log.Error("no backing file for a file open in passthrough mode, failing the open with EIO",
-			"path", n.f.path, "sha256", n.f.digest.String(), "passthrough_handles", n.passthrough)
-		return nil, 0, syscall.EIO
 	}
+	n.backing = &backing{fd: fd, release: release}
+	n.passthrough = 1
+	r.stats.passthroughOpens.Add(1)
+	// go-fuse adds FOPEN_PASSTHROUGH and drops FOPEN_KEEP_CACHE if it
+	// registers the backing file.
+	return &passthroughHandle{handle: handle{fs: r, node: n, f: n.f}, b: n.backing}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // cachingHandleLocked returns a new caching-mode handle; n.openMu is held.
@@ -57,19 +56,23 @@ func (n *fileNode) cachingHandleLocked() (gofs.FileHandle, uint32, syscall.Errno
 	return &handle{fs: n.fs, node: n, f: n.f}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
-// passthroughHandle is an open file in passthrough mode: it pins a backing
-// file (Backer.Backing) until Release. go-fuse registers the descriptor of
-// the first such handle of an inode as the inode's backing file and the
-// kernel then reads that file itself; later handles of the inode share
-// that registration but each pins the bytes for its own lifetime. If go-fuse
-// could not register it (no CAP_SYS_ADMIN), the kernel sends READs as
-// usual and the embedded handle answers them from Content.
+// backing is an inode's Backing, shared by its passthrough handles.
+type backing struct {
+	fd      int
+	release func()
+}
+
+// passthroughHandle is an open file in passthrough mode. go-fuse registers
+// the descriptor of the inode's backing file at the first such open and
+// the kernel then reads that file itself; the inode's Backing keeps the
+// bytes pinned until its last passthrough handle is released. If go-fuse
+// could not register it (no CAP_SYS_ADMIN), the kernel sends READs as usual
+// and the embedded handle answers them from Content.
 type passthroughHandle struct {
 	handle
-	fd int
-	// release ends this handle's use of fd; set to nil once called.
-	// Guarded by handle.node.openMu.
-	release func()
+	b *backing
+	// released is set by Release; guarded by handle.node.openMu.
+	released bool
 }
 
 var (
@@ -78,14 +81,15 @@ var (
 	_ gofs.FileReleaser        = (*passthroughHandle)(nil)
 )
 
-// PassthroughFd implements gofs.FilePassthroughFder. go-fuse calls it at
-// most once, right after Open, and does not close the descriptor (the
-// kernel takes its own reference when registering it).
-func (h *passthroughHandle) PassthroughFd() (int, bool) { return h.fd, true }
+// PassthroughFd implements gofs.FilePassthroughFder. go-fuse calls it when
+// the inode has no registered backing file yet, right after Open, and does
+// not close the descriptor (the kernel takes its own reference).
+func (h *passthroughHandle) PassthroughFd() (int, bool) { return h.b.fd, true }
 
 // Read implements gofs.FileReader. It is only reached when passthrough is
 // not in effect: go-fuse then serves the file with ordinary READs, answered
-// from Content. The first such READ is logged.
+// from Content. The first such READ is logged, and from then on files are
+// opened in caching mode (go-fuse stops trying for the whole mount).
 func (h *passthroughHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if h.fs.fallbackLogged.CompareAndSwap(false, true) {
 		h.fs.log.Warn("FUSE passthrough is not in effect (the kernel refused the backing file: "+
@@ -96,16 +100,19 @@ func (h *passthroughHandle) Read(ctx context.Context, dest []byte, off int64) (f
 }
 
 // Release implements gofs.FileReleaser: the kernel closed the handle (and
-// had already left passthrough mode, if it was the last one). The count
-// drops before the backing file is released, so a racing open never finds
-// a passthrough handle counted whose bytes are no longer pinned.
+// had already left passthrough mode, if it was the last one). The last
+// passthrough handle of the inode releases its Backing; the count drops
+// first, so a racing open takes a new Backing rather than a released one.
 func (h *passthroughHandle) Release(ctx context.Context) syscall.Errno {
 	n := h.node
 	n.openMu.Lock()
-	release := h.release
-	if release != nil {
-		n.passthrough--
-		h.release = nil
+	var release func()
+	if !h.released {
+		h.released = true
+		if n.passthrough--; n.passthrough == 0 {
+			release = n.backing.release
+			n.backing = nil
+		}
 	}
 	n.openMu.Unlock()
 	if release != nil {

@@ -24,7 +24,8 @@ type Root struct {
 	// content implements it; nil means no passthrough.
 	backer Backer
 	// fallbackLogged is set once a READ reached a passthrough handle, i.e.
-	// go-fuse could not register its backing file, and that was logged.
+	// go-fuse could not register its backing file, and that was logged;
+	// from then on files open in caching mode.
 	fallbackLogged atomic.Bool
 
 	// cur is the current snapshot; readers load it without locking.

@@ -64,8 +64,11 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	}
 	bf, err := openBlock(f.path)
 	if err != nil {
+		first := c.copyOf(es[0])
 		unpin()
-		c.readFailed(*es[0], err)
+		if !outOfFDs(err) {
+			c.readFailed(first, err)
+		}
 		return -1, nil, false
 	}
 	fd = bf.fd
@@ -81,11 +84,12 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Size < size {
 		unix.Close(fd)
+		last := c.copyOf(es[len(es)-1])
 		unpin()
 		if err == nil {
 			err = fmt.Errorf("%s: %d bytes, want %d: %w", f.path, st.Size, size, errTruncated)
 		}
-		c.readFailed(*es[len(es)-1], err)
+		c.readFailed(last, err)
 		return -1, nil, false
 	}
 	if !c.verifyAll(bf, es) {
@@ -178,4 +182,11 @@ func checkMapped(p []byte, e *entry) (err error) {
 		}
 	}
 	return nil
+}
+
+// copyOf returns a copy of e taken under the lock.
+func (c *Cache) copyOf(e *entry) entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return *e
 }

@@ -112,25 +112,29 @@ func TestBackingChecksAfterReopen(t *testing.T) {
 	c.mu.Unlock()
 }
 
-// TestBackingPinsAgainstEviction: blocks handed out stay on disk, intact,
-// while the holder has not released them, even when eviction drops them
-// from the index; release then frees them.
+// TestBackingPinsAgainstEviction: blocks handed out are in use: eviction
+// passes them over (a Put that needs their room fails with ErrNoRoom) and
+// their bytes stay intact; after release they are evicted as usual.
 func TestBackingPinsAgainstEviction(t *testing.T) {
-	c := open(t, Options{Limit: 3 * digest.BlockSize})
+	c := open(t, Options{Limit: 2 * digest.BlockSize})
 	size := int64(2 * digest.BlockSize)
 	d, want := putFile(t, c, "squashfs", size)
 	fd, release, ok := c.Backing(d, size)
 	if !ok {
 		t.Fatal("Backing said no")
 	}
-	putFile(t, c, "other", 3*digest.BlockSize) // evicts both blocks of d
-	if c.Contains(Key{File: d, Index: 0}) || c.Contains(Key{File: d, Index: 1}) {
-		t.Fatal("d's blocks not evicted")
+	o := key("other", 0)
+	if err := c.Put(o, block(o, digest.BlockSize)); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("Put needing the room of pinned blocks: %v, want ErrNoRoom", err)
+	}
+	if !c.Contains(Key{File: d, Index: 0}) || !c.Contains(Key{File: d, Index: 1}) {
+		t.Fatal("pinned blocks evicted")
 	}
 	if got := readFD(t, fd, int(size)); !bytes.Equal(got, want) {
-		t.Fatal("evicted blocks changed under their holder")
+		t.Fatal("pinned blocks changed under their holder")
 	}
 	release()
+	putFile(t, c, "other", 2*digest.BlockSize) // evicts both blocks of d
 	for name := range blockFiles(t, c.dir) {
 		if bytes.Contains([]byte(name), []byte(d.String())) {
 			t.Fatalf("%s still on disk after release", name)

@@ -33,6 +33,12 @@ func openBlock(path string) (blockFile, error) {
 	}
 }
 
+// outOfFDs reports whether err is the process or the system running out
+// of file descriptors, which says nothing about the file.
+func outOfFDs(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+}
+
 // readFull fills p from offset off; a file that ends first is errTruncated.
 func (f blockFile) readFull(p []byte, off int64) error {
 	for done := 0; done < len(p); {

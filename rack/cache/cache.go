@@ -27,6 +27,9 @@ var (
 	ErrDegraded = errors.New("block cache degraded after a disk error")
 	// ErrClosed is returned by Put and Flush after Close.
 	ErrClosed = errors.New("block cache closed")
+	// ErrNoRoom is returned by Put when every cached block that could make
+	// room is in use (being read, or handed out by Backing) or being stored.
+	ErrNoRoom = errors.New("no room in the block cache: the blocks that could be evicted are in use")
 	// ErrInUse is returned by Open when another Cache holds the directory.
 	ErrInUse = errors.New("block cache directory in use")
 )
@@ -88,6 +91,7 @@ type Cache struct {
 	lock        *os.File           // holds the flock on Dir/lock
 	now         func() time.Time   // replaced by tests
 	testHook    func(stage string) // set by tests before use: called mid-read
+	syncFile    func(string) error // fsyncs a content file (syncPath; tests replace it)
 
 	closeOnce sync.Once
 	closeErr  error // result of the first Close, set inside closeOnce
@@ -108,7 +112,7 @@ type Cache struct {
 	used          int64      // bytes of entries plus reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
-	held          map[Key]int              // removed entries still pinned, per key
+	held          map[heldKey]int          // removed entries still pinned, per file record and block
 	nextGen       uint64
 	degradedUntil time.Time
 	dirty         bool // index or LRU order changed since the last Flush
@@ -157,15 +161,23 @@ func Open(o Options) (*Cache, error) {
 		metrics:     o.Metrics,
 		lock:        lock,
 		now:         time.Now,
+		syncFile:    syncPath,
 		entries:     make(map[Key]*entry),
 		lru:         list.New(),
 		fdLRU:       list.New(),
 		maxOpen:     maxOpenFiles,
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]*cfile),
-		held:        make(map[Key]int),
+		held:        make(map[heldKey]int),
 	}
-	c.load()
+	if c.load() {
+		// The index names files as a clean shutdown left them; a crash
+		// from now on must not find those stamps.
+		if err := c.Flush(); err != nil {
+			c.untrustAll()
+			c.log.Warn("cannot rewrite the cache index: checking every cached block again", slog.Any("err", err))
+		}
+	}
 	if c.metrics != nil {
 		c.collector = newCollector(c)
 		if err := c.metrics.Register(c.collector); err != nil {
@@ -210,9 +222,11 @@ func (c *Cache) Stats() Stats {
 // with ErrClosed. Closing twice is a no-op.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
-		err := c.Flush()
 		c.mu.Lock()
 		c.closed = true
+		c.mu.Unlock()
+		err := c.flush(true)
+		c.mu.Lock()
 		c.dropAllFDsLocked()
 		c.mu.Unlock()
 		if c.collector != nil {
@@ -224,4 +238,13 @@ func (c *Cache) Close() error {
 		c.closeErr = err
 	})
 	return c.closeErr
+}
+
+// untrustAll marks every chunk untrusted.
+func (c *Cache) untrustAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		e.trusted = 0
+	}
 }

@@ -11,81 +11,94 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// TestEvictedAfterOpen evicts a block while a Get has its file open but has
-// not read it yet: the block's bytes must stay on disk until the Get has
-// returned the whole, right block, and be freed after. With warm, the Get
-// uses the descriptor the cache kept from an earlier read.
-func TestEvictedAfterOpen(t *testing.T) {
-	for _, warm := range []bool{false, true} {
-		c := open(t, Options{Limit: 2 * digest.BlockSize})
-		a, b, cc := key("f", 0), key("f", 1), key("f", 2)
-		for _, k := range []Key{a, b} {
-			mustPut(t, c, k, block(k, digest.BlockSize))
-		}
-		if warm {
+// TestPinnedNotEvicted: a block being read (its lookup done, at either
+// stage before the read) is in use: eviction passes it over; the read
+// returns the block, and afterwards the block can be evicted and its space
+// is freed.
+func TestPinnedNotEvicted(t *testing.T) {
+	for _, stage := range []string{"lookup", "open"} {
+		// A warm read uses the kept descriptor: it never reaches "lookup".
+		for _, warm := range []bool{false, stage == "open"} {
+			c := open(t, Options{Limit: 2 * digest.BlockSize})
+			a, b, cc := key("f", 0), key("f", 1), key("g", 0)
+			for _, k := range []Key{a, b} {
+				mustPut(t, c, k, block(k, digest.BlockSize))
+			}
+			if warm {
+				mustGet(t, c, a, block(a, digest.BlockSize))
+				mustGet(t, c, b, block(b, digest.BlockSize)) // a is least recent
+			}
+			path, _ := blockPath(t, c, a)
+			aBlock := strings.TrimPrefix(path, c.dir) + "/0"
+			c.testHook = func(s string) {
+				if s != stage {
+					return
+				}
+				c.testHook = nil
+				mustPut(t, c, cc, block(cc, digest.BlockSize)) // evicts b, not a
+				mustPut(t, c, b, block(b, digest.BlockSize))   // evicts cc, not a
+				if !c.Contains(a) || !c.Contains(b) || c.Contains(cc) {
+					t.Fatalf("%s warm=%v: a %v, b %v, cc %v cached", stage, warm, c.Contains(a), c.Contains(b), c.Contains(cc))
+				}
+			}
 			mustGet(t, c, a, block(a, digest.BlockSize))
-			mustGet(t, c, b, block(b, digest.BlockSize)) // b is the most recent again
-		}
-		path, _ := blockPath(t, c, a)
-		aBlock := strings.TrimPrefix(path, c.dir) + "/0"
-		c.testHook = func(stage string) {
-			if stage != "open" {
-				return
+			mustPut(t, c, cc, block(cc, digest.BlockSize)) // now evicts a
+			if c.Contains(a) || blockFiles(t, c.dir)[aBlock] != 0 {
+				t.Fatalf("%s warm=%v: a not evicted and freed after its read", stage, warm)
 			}
-			c.testHook = nil
-			mustPut(t, c, cc, block(cc, digest.BlockSize)) // evicts b
-			mustPut(t, c, b, block(b, digest.BlockSize))   // evicts a, the block being read
-			if c.Contains(a) {
-				t.Fatal("a not evicted")
+			if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Evictions != 3 {
+				t.Fatalf("%s warm=%v: Stats = %+v", stage, warm, s)
 			}
-			if blockFiles(t, c.dir)[aBlock] != digest.BlockSize {
-				t.Fatal("the block being read was punched out of its file")
-			}
-		}
-		mustGet(t, c, a, block(a, digest.BlockSize))
-		if n := blockFiles(t, c.dir)[aBlock]; n != 0 {
-			t.Fatalf("the evicted block still holds %d bytes after the read", n)
-		}
-		if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Evictions != 2 {
-			t.Fatalf("warm=%v: Stats = %+v", warm, s)
-		}
-		if n := c.fdLRU.Len(); warm && n != 1 {
-			t.Fatalf("%d descriptors kept; want the content file's", n)
 		}
 	}
 }
 
-// TestEvictedBeforeOpen evicts a block between a Get's lookup and its open.
-// While other blocks keep its content file, the pinned block is still read
-// intact; when it was the file's last block, the file is gone and the Get
-// is an ordinary miss, not a corrupt entry.
-func TestEvictedBeforeOpen(t *testing.T) {
-	for _, sameFile := range []bool{true, false} {
-		c := open(t, Options{Limit: digest.BlockSize})
-		a, b := key("f", 0), key("g", 0)
-		if sameFile {
-			b = key("f", 1)
+// TestDiscardedWhileRead: a block discarded (as another read found it bad)
+// while a read has it open keeps its bytes until that read is done; then
+// its slot is freed. A block of the same key in a newer file of the same
+// digest is not held by the old read.
+func TestDiscardedWhileRead(t *testing.T) {
+	c := open(t, Options{})
+	a, b := key("f", 0), key("f", 1)
+	for _, k := range []Key{a, b} {
+		mustPut(t, c, k, block(k, 5000))
+	}
+	path, _ := blockPath(t, c, a)
+	rel := strings.TrimPrefix(path, c.dir)
+	discard := func(k Key) {
+		c.mu.Lock()
+		e := *c.entries[k]
+		c.mu.Unlock()
+		c.readFailed(e, errChecksum)
+	}
+	c.testHook = func(s string) {
+		if s != "open" {
+			return
 		}
-		mustPut(t, c, a, block(a, digest.BlockSize))
-		c.testHook = func(stage string) {
-			if stage == "lookup" {
-				c.testHook = nil
-				mustPut(t, c, b, block(b, digest.BlockSize)) // evicts a
-			}
+		c.testHook = nil
+		discard(a) // held: the read in progress uses it
+		if blockFiles(t, c.dir)[rel+"/0"] == 0 {
+			t.Fatal("a discarded block was punched under a read")
 		}
-		misses := int64(0)
-		if sameFile {
-			mustGet(t, c, a, block(a, digest.BlockSize))
-		} else {
-			mustMiss(t, c, a)
-			misses = 1
+		// The file loses its last block and is unlinked; a new file of
+		// the same digest gets a again, which is then discarded: that
+		// slot is freed at once, the old read holds the old file only.
+		discard(b)
+		mustPut(t, c, a, block(a, 5000))
+		mustPut(t, c, b, block(b, 5000))
+		discard(a)
+		if n := blockFiles(t, c.dir)[rel+"/0"]; n != 0 {
+			t.Fatalf("a's slot in the new file holds %d bytes after its discard", n)
 		}
-		if s := c.Stats(); s.Corrupt != 0 || s.DiskErrors != 0 || s.Misses != misses || s.Blocks != 1 {
-			t.Fatalf("sameFile=%v: Stats = %+v", sameFile, s)
-		}
-		if files := blockFiles(t, c.dir); len(files) != 1 {
-			t.Fatalf("sameFile=%v: blocks on disk %v, want only b's", sameFile, files)
-		}
+	}
+	mustGet(t, c, a, block(a, 5000)) // the old file's bytes, intact
+	if s := c.Stats(); s.Corrupt != 3 || s.Blocks != 1 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.held) != 0 {
+		t.Fatalf("held keys left: %v", c.held)
 	}
 }
 

@@ -23,15 +23,17 @@
 //
 // The cache keeps up to 256 content files open (fds.go), so a warm hit is
 // a single pread into the caller's buffer. A block being read, or handed
-// out by Backing, is pinned: eviction drops it from the index at once but
-// its bytes stay until the last reader lets go, and only then is the slot
-// punched (unless a new entry for the same block has taken it meanwhile:
-// the bytes of a block are fixed by its digest, so they are the same). All
-// punching and unlinking happens under the cache's lock, so it never races
-// with a Put of the same block or file. A read that opens a content file
-// checks afterwards that the file is still the one its entry names (a file
-// is unlinked and its record dropped together), so it never reads a newer
-// file of the same name.
+// out by Backing, is pinned: eviction passes it over (moving it to the
+// front; a Put that finds only pinned blocks to evict fails with
+// ErrNoRoom), and a pinned block discarded as damaged leaves the index at
+// once but keeps its bytes until the last holder lets go; only then is its
+// slot punched, unless a new entry for the same block has taken it
+// meanwhile (the bytes of a block are fixed by its digest, so they are the
+// same). All punching and unlinking happens under the cache's lock, so it
+// never races with a Put of the same block or file, and none happens after
+// Close. A read that opens a content file checks afterwards that the file
+// is still the one its entry names (a file is unlinked and its record
+// dropped together), so it never reads a newer file of the same name.
 //
 // # Crash safety
 //
@@ -66,17 +68,15 @@
 //     a read verifies it, so a torn or corrupted entry left by a crash is
 //     never served, unless the index stamped its content file and the file
 //     still matches the stamp (device, inode, size, allocated blocks and
-//     ctime): Flush stamps a file only when every block it lists there was
-//     written or checked by this process and the file did not change while
-//     Flush ran (stat before the snapshot equals stat after the fsync), so a
-//     clean restart does not check every cached byte again, while any
-//     write, punch, truncation or edit since, by us (a crash between two
-//     Flushes) or anyone, changes the stamp and the file is checked as
-//     before. Linux 6.13+ gives a file whose ctime was just read a strictly
-//     later ctime at its next change, so a change right after the stamp is
-//     not missed; a punch also changes the allocated block count. What a
-//     stamp cannot see is the medium rotting under an unchanged file, the
-//     exposure of every local file (VerifyHits checks every read);
+//     ctime). Only Close stamps, after the cache stopped changing its
+//     files, and only files whose listed blocks were all written or checked
+//     by this process and which did not change while it flushed; Open
+//     rewrites the index without the stamps before it changes anything. So
+//     a clean restart does not check every cached byte again, while after
+//     a crash, or any write, punch, truncation or edit of a file since the
+//     clean stop, its chunks are checked as before. What a stamp cannot see
+//     is the medium rotting under an unchanged file, the exposure of every
+//     local file (VerifyHits checks every read);
 //   - chunks written by Put in this process are trusted (the caller verified
 //     the sha256; the write succeeded);
 //   - a read of trusted chunks first tries preadv2(RWF_NOWAIT), which only
@@ -94,7 +94,9 @@
 // # Disk errors
 //
 // Put returns disk errors (ENOSPC, EIO) to the caller, which keeps serving
-// from the network. The cache then marks itself degraded for
+// from the network. A failed fsync in Flush discards the blocks of that
+// file (the kernel may report the error once only, so a later fsync could
+// succeed without the lost pages). The cache then marks itself degraded for
 // Options.DegradedFor: Put returns ErrDegraded without touching the disk,
 // Get keeps serving what is cached, and Stats and the metrics report it.
 package cache

@@ -53,6 +53,13 @@ type entry struct {
 	held    bool // counted in Cache.held: removed while pinned, not punched yet
 }
 
+// heldKey names a block in one content file record (a file unlinked and
+// created anew is another record).
+type heldKey struct {
+	f *cfile
+	k Key
+}
+
 // off returns where the block starts in its content file.
 func (e *entry) off() int64 { return e.key.Index * digest.BlockSize }
 
@@ -136,7 +143,7 @@ func (c *Cache) removeLocked(e *entry) {
 	f.blocks--
 	if e.pins > 0 {
 		e.held = true
-		c.held[e.key]++
+		c.held[heldKey{e.file, e.key}]++
 		return
 	}
 	c.punchLocked(e)
@@ -149,8 +156,9 @@ func (c *Cache) unpinLocked(e *entry) {
 		return
 	}
 	e.held = false
-	if c.held[e.key]--; c.held[e.key] == 0 {
-		delete(c.held, e.key)
+	hk := heldKey{e.file, e.key}
+	if c.held[hk]--; c.held[hk] == 0 {
+		delete(c.held, hk)
 	}
 	c.punchLocked(e)
 }
@@ -158,10 +166,11 @@ func (c *Cache) unpinLocked(e *entry) {
 // punchLocked frees the disk space of removed entry e, unless its content
 // file is gone or another entry (or a Put in flight) now owns the same
 // block, or a read still uses an older removed entry of it: their bytes are
-// the same, and in use. Caller holds c.mu.
+// the same, and in use. Nothing is punched after Close: the directory may
+// belong to another process by then. Caller holds c.mu.
 func (c *Cache) punchLocked(e *entry) {
 	_, busy := c.pending[e.key]
-	if c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[e.key] > 0 {
+	if c.closed || c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[heldKey{e.file, e.key}] > 0 {
 		return
 	}
 	// The whole slot: a partial filesystem block would only be zeroed.
@@ -172,14 +181,21 @@ func (c *Cache) punchLocked(e *entry) {
 }
 
 // evictLocked evicts least recently used entries until need more bytes fit
-// within the limit. Caller holds c.mu.
+// within the limit. Pinned entries (being read, or handed out by Backing)
+// are in use: they move to the front instead. Caller holds c.mu.
 func (c *Cache) evictLocked(need int64) {
-	for c.used+need > c.limit {
+	for skipped := 0; c.used+need > c.limit && skipped < c.lru.Len(); {
 		back := c.lru.Back()
 		if back == nil {
 			break // only reservations of puts in flight remain
 		}
-		c.removeLocked(back.Value.(*entry))
+		e := back.Value.(*entry)
+		if e.pins > 0 {
+			c.lru.MoveToFront(back)
+			skipped++
+			continue
+		}
+		c.removeLocked(e)
 		c.evictions.Add(1)
 	}
 }
@@ -196,6 +212,9 @@ func (c *Cache) currentLocked(k Key, gen uint64) *entry {
 // unlinkLocked removes a content file, counting and logging failures other
 // than the file being gone already. Caller holds c.mu.
 func (c *Cache) unlinkLocked(path string) {
+	if c.closed {
+		return // the directory may belong to another process now
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		c.diskErrors.Add(1)
 		c.log.Warn("cannot remove a cached file", slog.String("path", path), slog.Any("err", err))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -17,42 +18,44 @@ import (
 // added since the last Flush are fsynced, with the directories of new
 // ones, before the index naming those blocks is written (temp file, fsync,
 // rename, fsync of Dir), so a persisted index never names bytes that are
-// not on the disk. A block whose sync fails is left out of this index and
-// retried next time. Flush is cheap when nothing changed; the owner calls
-// it periodically, and Close calls it.
-//
-// The index also stamps every content file whose listed blocks were all
-// written or checked by this process and which did not change while Flush
-// ran (its stamp taken before the snapshot of the index equals the one
-// taken after the fsync). The next Open trusts the blocks of a file whose
-// stamp still matches, so a clean restart does not check every cached
-// byte again; a file changed in any way since (written, punched, cut,
-// damaged through the filesystem) is checked chunk by chunk as before.
-func (c *Cache) Flush() error {
+// not on the disk. A file whose fsync fails has its blocks discarded (the
+// error may be reported only once: a later fsync could succeed on lost
+// pages) and the cache rests as after any disk error. Flush is cheap when
+// nothing changed; the owner calls it periodically, and Close calls it.
+func (c *Cache) Flush() error { return c.flush(false) }
+
+// flush is Flush; final is Close's last one, run after c.closed is set (so
+// no block is added, punched or unlinked any more), which also stamps the
+// content files whose listed blocks were all written or checked by this
+// process and which did not change while it ran (stat before the snapshot
+// equals stat after the fsync). Open trusts the blocks of a file whose
+// stamp still matches, and rewrites the index without stamps before it
+// changes anything, so a stamp only ever describes a file as a clean
+// shutdown left it.
+func (c *Cache) flush(final bool) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 
 	c.mu.Lock()
-	if c.closed {
+	if !final && c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if !c.dirty {
+	if !final && !c.dirty {
 		c.mu.Unlock()
 		return nil
 	}
-	paths := make(map[digest.Digest]string, len(c.files))
-	for d, f := range c.files {
-		paths[d] = f.path
+	var paths map[digest.Digest]string
+	if final {
+		paths = make(map[digest.Digest]string, len(c.files))
+		for d, f := range c.files {
+			paths[d] = f.path
+		}
 	}
 	c.mu.Unlock()
 	before := stampFiles(paths)
 
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
 	c.dirty = false
 	recs := make([]record, 0, len(c.entries))
 	var unsynced []entry
@@ -75,7 +78,7 @@ func (c *Cache) Flush() error {
 	nextGen := c.nextGen
 	c.mu.Unlock()
 
-	synced, drop, syncErr := c.syncBlocks(unsynced, newFiles)
+	synced, drop, failed, syncErr := c.syncBlocks(unsynced, newFiles)
 	if len(drop) > 0 {
 		kept := recs[:0]
 		for _, r := range recs {
@@ -87,23 +90,21 @@ func (c *Cache) Flush() error {
 		}
 		recs = kept
 	}
-	for d, t := range trusted {
-		if !t {
-			delete(paths, d)
+	var stamps map[digest.Digest]stamp
+	if final {
+		for d := range paths {
+			if !trusted[d] {
+				delete(paths, d)
+			}
+		}
+		stamps = stampFiles(paths)
+		for d, st := range stamps {
+			if b, ok := before[d]; !ok || b != st {
+				delete(stamps, d)
+			}
 		}
 	}
-	for d := range paths {
-		if _, listed := trusted[d]; !listed {
-			delete(paths, d)
-		}
-	}
-	after := stampFiles(paths)
-	for d, st := range after {
-		if b, ok := before[d]; !ok || b != st {
-			delete(after, d)
-		}
-	}
-	err := writeIndex(c.dir, encodeIndex(nextGen, recs, after))
+	err := writeIndex(c.dir, encodeIndex(nextGen, recs, stamps))
 	if err != nil {
 		c.diskErrors.Add(1)
 	}
@@ -115,6 +116,9 @@ func (c *Cache) Flush() error {
 			live.file.dirSync = true
 		}
 	}
+	if len(failed) > 0 {
+		c.discardFilesLocked(failed, syncErr)
+	}
 	if err != nil || syncErr != nil {
 		c.dirty = true // try again next time
 	}
@@ -125,21 +129,39 @@ func (c *Cache) Flush() error {
 	return syncErr
 }
 
+// discardFilesLocked drops every block of the content files whose fsync
+// failed: what reached the disk is unknown, and the kernel may not report
+// the error again. It starts a rest, as any disk error does. Caller holds
+// c.mu.
+func (c *Cache) discardFilesLocked(failed map[*cfile]bool, err error) {
+	n := 0
+	for _, e := range c.entries {
+		if failed[e.file] {
+			c.removeLocked(e)
+			n++
+		}
+	}
+	c.degradeLocked(err)
+	c.log.Warn("discarded cached blocks after a failed fsync", slog.Int("blocks", n), slog.Any("err", err))
+}
+
 // syncBlocks fsyncs the content files of entries, and the directories of
 // the files in newFiles. It returns the entries now durable, the keys to
-// leave out of the index (failed, or their file removed meanwhile) and the
-// first real error.
-func (c *Cache) syncBlocks(entries []entry, newFiles map[*cfile]bool) (synced []entry, drop map[Key]bool, err error) {
+// leave out of the index (failed, or their file removed meanwhile), the
+// files whose fsync failed and the first real error.
+func (c *Cache) syncBlocks(entries []entry, newFiles map[*cfile]bool) (synced []entry, drop map[Key]bool, failed map[*cfile]bool, err error) {
 	drop = make(map[Key]bool)
+	failed = make(map[*cfile]bool)
 	byFile := make(map[*cfile][]entry)
 	for _, e := range entries {
 		byFile[e.file] = append(byFile[e.file], e)
 	}
-	fail := func(es []entry, serr error) {
+	fail := func(f *cfile, es []entry, serr error) {
 		for _, e := range es {
 			drop[e.key] = true
 		}
 		if !errors.Is(serr, fs.ErrNotExist) {
+			failed[f] = true
 			c.diskErrors.Add(1)
 			err = cmp.Or(err, fmt.Errorf("cache: flush: %w", serr))
 		}
@@ -151,8 +173,8 @@ func (c *Cache) syncBlocks(entries []entry, newFiles map[*cfile]bool) (synced []
 	}
 	dirDone := make(map[string]error)
 	for f, es := range byFile {
-		if serr := syncPath(f.path); serr != nil {
-			fail(es, serr)
+		if serr := c.syncFile(f.path); serr != nil {
+			fail(f, es, serr)
 			continue
 		}
 		if newFiles[f] {
@@ -163,13 +185,13 @@ func (c *Cache) syncBlocks(entries []entry, newFiles map[*cfile]bool) (synced []
 				dirDone[dir] = serr
 			}
 			if serr != nil {
-				fail(es, serr)
+				fail(f, es, serr)
 				continue
 			}
 		}
 		synced = append(synced, es...)
 	}
-	return synced, drop, err
+	return synced, drop, failed, err
 }
 
 // stampFiles stats the content files in paths; files it cannot stat are

@@ -79,14 +79,16 @@ func (c *Cache) lookup(k Key) (reader, bool) {
 	}
 	c.touchLocked(e)
 	e.pins++
-	r := reader{e: *e, live: e}
-	r.fd, r.shared = c.acquireFDLocked(e.file)
+	r := reader{e: *e, live: e, fd: -1}
+	if fd, ok := c.acquireFDLocked(e.file); ok {
+		r.fd, r.shared = fd, true
+	}
 	return r, true
 }
 
 // release ends r's use of its entry and descriptor.
 func (c *Cache) release(r reader) {
-	if !r.shared && r.fd > 0 {
+	if !r.shared && r.fd >= 0 {
 		unix.Close(r.fd)
 	}
 	c.mu.Lock()
@@ -111,6 +113,10 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 		f, err := openBlock(e.file.path)
 		if err != nil {
 			c.release(r)
+			if outOfFDs(err) {
+				c.misses.Add(1) // the block is fine; the process is short of descriptors
+				return 0, false
+			}
 			c.readFailed(e, err)
 			return 0, false
 		}

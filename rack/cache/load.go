@@ -18,8 +18,9 @@ import (
 // is missing or too short are dropped, space held by blocks the index does
 // not list is freed, and the oldest entries are evicted if the limit
 // shrank. Every loaded chunk is untrusted until a read checks it. Problems are logged, never fatal: the
-// worst outcome is an empty cache.
-func (c *Cache) load() {
+// worst outcome is an empty cache. It reports whether it trusted blocks
+// because of stamps (the caller then rewrites the index without them).
+func (c *Cache) load() (stamped bool) {
 	indexPath := filepath.Join(c.dir, indexName)
 	os.Remove(indexPath + ".tmp") // left by a crash during Flush
 	var (
@@ -60,6 +61,7 @@ func (c *Cache) load() {
 		e := &entry{key: r.key, gen: r.gen, size: r.size, crcs: r.crcs, synced: true, file: f}
 		if unchanged[r.key.File] {
 			e.trusted = uint32(1)<<chunks(e.size) - 1
+			stamped = true
 		}
 		c.used += e.size
 		c.insertLocked(e)
@@ -69,10 +71,11 @@ func (c *Cache) load() {
 	evicted := c.evictions.Load() - before
 	c.evictions.Store(before) // a smaller limit at start is not churn
 	c.nextGen = nextGen
-	c.dirty = indexBad || dropped > 0 || evicted > 0
+	c.dirty = indexBad || dropped > 0 || evicted > 0 || stamped
 	c.log.Info("block cache opened", slog.String("dir", c.dir), slog.Int("blocks", len(c.entries)),
 		slog.Int64("bytes", c.used), slog.Int64("limit", c.limit), slog.Int("dropped", dropped),
-		slog.Int("removed_files", removed), slog.Int64("evicted", evicted))
+		slog.Int("removed_files", removed), slog.Int64("evicted", evicted), slog.Bool("trusted_from_stamps", stamped))
+	return stamped
 }
 
 // scanFiles walks Dir/files, keeps the content files want names blocks of

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"golang.org/x/sys/unix"
 )
 
 func TestPersistAcrossReopen(t *testing.T) {
@@ -282,5 +283,67 @@ func TestTrustAcrossCleanReopen(t *testing.T) {
 	c = open(t, Options{Dir: dir})
 	if got := trustedBlocks(c); len(got) != 1 || !got[g] {
 		t.Fatalf("trusted with b unchecked at the last Flush: %v, want only g", got)
+	}
+}
+
+// TestStampsOnlyFromClose: only Close stamps files, and Open rewrites the
+// index without the stamps it used, so after a crash (here: the directory
+// released without Close) nothing is trusted from stamps.
+func TestStampsOnlyFromClose(t *testing.T) {
+	dir := t.TempDir()
+	a := key("f", 0)
+	c := open(t, Options{Dir: dir})
+	mustPut(t, c, a, block(a, 3000))
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, c) // a periodic Flush, then a crash
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 0 {
+		t.Fatalf("trusted after a crash: %v", got)
+	}
+	mustGet(t, c, a, block(a, 3000)) // checked
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); !got[a] {
+		t.Fatal("not trusted after a clean Close")
+	}
+	crash(t, c) // right after an Open that used the stamps
+	c = open(t, Options{Dir: dir})
+	if got := trustedBlocks(c); len(got) != 0 {
+		t.Fatalf("trusted from stamps an Open had used, after a crash: %v", got)
+	}
+}
+
+// TestFsyncFailureDiscards: blocks of a content file whose fsync failed are
+// discarded (a later fsync may succeed without the lost pages) and the
+// cache rests; other files are kept.
+func TestFsyncFailureDiscards(t *testing.T) {
+	c := open(t, Options{})
+	a, b, g := key("f", 0), key("f", 1), key("g", 0)
+	for _, k := range []Key{a, b, g} {
+		mustPut(t, c, k, block(k, 3000))
+	}
+	bad, _ := blockPath(t, c, a)
+	c.syncFile = func(p string) error {
+		if p == bad {
+			return &fs.PathError{Op: "fsync", Path: p, Err: unix.EIO}
+		}
+		return syncPath(p)
+	}
+	if err := c.Flush(); !errors.Is(err, unix.EIO) {
+		t.Fatalf("Flush with a failing fsync: %v", err)
+	}
+	if c.Contains(a) || c.Contains(b) || !c.Contains(g) {
+		t.Fatalf("after the failed fsync: a %v, b %v, g %v cached", c.Contains(a), c.Contains(b), c.Contains(g))
+	}
+	if s := c.Stats(); !s.Degraded || s.DiskErrors == 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	c.syncFile = syncPath
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }

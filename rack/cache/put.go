@@ -48,7 +48,7 @@ func (c *Cache) Put(k Key, data []byte) error {
 	if c.used+size > c.limit { // the rest is reserved by other puts in flight
 		c.dropHoldLocked(f)
 		c.mu.Unlock()
-		return fmt.Errorf("cache: put %v: no room, the cache is full of blocks being stored", k)
+		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
 	}
 	c.used += size
 	c.pending[k] = struct{}{}
