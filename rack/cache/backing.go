@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -51,13 +52,16 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	f := es[0].file
 	for _, e := range es {
 		e.pins++
+		e.file.pins++
 		c.touchLocked(e)
 	}
+	f.backed++
 	c.mu.Unlock()
 
 	unpin := func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		f.backed--
 		for _, e := range es {
 			c.unpinLocked(e)
 		}
@@ -95,6 +99,13 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	if !c.verifyAll(bf, es) {
 		unix.Close(fd)
 		unpin()
+		return -1, nil, false
+	}
+	if err := c.markFragile(f); err != nil {
+		unix.Close(fd)
+		unpin()
+		c.log.Warn("cannot mark a cached file as handed to the kernel; not passing it through",
+			slog.String("path", f.path), slog.Any("err", err))
 		return -1, nil, false
 	}
 	c.backings.Add(1)

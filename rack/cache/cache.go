@@ -96,6 +96,10 @@ type Cache struct {
 	closeOnce sync.Once
 	closeErr  error // result of the first Close, set inside closeOnce
 
+	// markMu serializes fragile markers (fragile.go) and guards
+	// cfile.marked; it is taken before mu, never while mu is held.
+	markMu sync.Mutex
+
 	// flushMu serializes Flush calls: the index temp file and the order in
 	// which index versions are renamed into place.
 	flushMu sync.Mutex
@@ -113,6 +117,7 @@ type Cache struct {
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
 	held          map[heldKey]int          // removed entries still pinned, per file record and block
+	fragile       map[digest.Digest]bool   // files a kernel may still read by passthrough after an earlier process (see index.go)
 	nextGen       uint64
 	degradedUntil time.Time
 	dirty         bool // index or LRU order changed since the last Flush
@@ -169,6 +174,7 @@ func Open(o Options) (*Cache, error) {
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]*cfile),
 		held:        make(map[heldKey]int),
+		fragile:     make(map[digest.Digest]bool),
 	}
 	if c.load() {
 		// The index names files as a clean shutdown left them; a crash

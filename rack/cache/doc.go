@@ -13,6 +13,7 @@
 //	Dir/index                          persisted index and LRU order
 //	Dir/lock                           flock held while a Cache is open
 //	Dir/files/ab/<sha256hex>           the cached blocks of one file
+//	Dir/fragile/<sha256hex>            the file was handed to the kernel (fragile.go)
 //
 // where "ab" is the first two hex digits of the digest. Eviction frees a
 // block's space by punching its slot out of the file
@@ -34,6 +35,11 @@
 // Close. A read that opens a content file checks afterwards that the file
 // is still the one its entry names (a file is unlinked and its record
 // dropped together), so it never reads a newer file of the same name.
+//
+// A file handed out by Backing may be read by the kernel after this
+// process is gone (a mount detached lazily with files open, or a crash). A
+// durable marker (fragile.go) tells the next process, in the same boot, to
+// never punch that file's slots but to evict it whole, by unlinking it.
 //
 // # Crash safety
 //

@@ -71,6 +71,9 @@ type cfile struct {
 	path    string
 	blocks  int  // index entries in this file
 	dirSync bool // the directory entry was fsynced
+	pins    int  // pins of its entries (reads and Backing holders)
+	backed  int  // Backing holders: the kernel may read the file directly
+	marked  bool // its fragile marker is on disk (guarded by Cache.markMu, not mu)
 
 	// The descriptor kept open between reads (fds.go).
 	fd      int
@@ -152,6 +155,7 @@ func (c *Cache) removeLocked(e *entry) {
 // unpinLocked ends one use of e; the last use of a removed entry frees its
 // bytes. Caller holds c.mu.
 func (c *Cache) unpinLocked(e *entry) {
+	e.file.pins--
 	if e.pins--; e.pins > 0 || !e.held {
 		return
 	}
@@ -166,11 +170,14 @@ func (c *Cache) unpinLocked(e *entry) {
 // punchLocked frees the disk space of removed entry e, unless its content
 // file is gone or another entry (or a Put in flight) now owns the same
 // block, or a read still uses an older removed entry of it: their bytes are
-// the same, and in use. Nothing is punched after Close: the directory may
-// belong to another process by then. Caller holds c.mu.
+// the same, and in use. Nothing is punched after Close (the directory may
+// belong to another process by then), nor in a fragile file, which a kernel
+// may still read for an earlier process: only unlinking it whole is safe
+// (evictLocked does). Caller holds c.mu.
 func (c *Cache) punchLocked(e *entry) {
 	_, busy := c.pending[e.key]
-	if c.closed || c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[heldKey{e.file, e.key}] > 0 {
+	if c.closed || c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[heldKey{e.file, e.key}] > 0 ||
+		c.fragile[e.key.File] {
 		return
 	}
 	// The whole slot: a partial filesystem block would only be zeroed.
@@ -190,14 +197,32 @@ func (c *Cache) evictLocked(need int64) {
 			break // only reservations of puts in flight remain
 		}
 		e := back.Value.(*entry)
-		if e.pins > 0 {
+		if e.pins > 0 || c.fragile[e.key.File] && e.file.pins > 0 {
 			c.lru.MoveToFront(back)
 			skipped++
+			continue
+		}
+		if c.fragile[e.key.File] {
+			c.evictFileLocked(e.file)
 			continue
 		}
 		c.removeLocked(e)
 		c.evictions.Add(1)
 	}
+}
+
+// evictFileLocked evicts every block of content file f, which unlinks it:
+// the way to free a fragile file's space (an unlinked file stays readable
+// to whoever has it open). None of its blocks may be pinned. Caller holds
+// c.mu.
+func (c *Cache) evictFileLocked(f *cfile) {
+	for _, e := range c.entries {
+		if e.file == f {
+			c.removeLocked(e)
+			c.evictions.Add(1)
+		}
+	}
+	delete(c.fragile, f.d)
 }
 
 // current returns the live entry for k if it is still generation gen.

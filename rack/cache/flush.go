@@ -43,6 +43,7 @@ func (c *Cache) flush(final bool) error {
 	}
 	if !final && !c.dirty {
 		c.mu.Unlock()
+		c.unmarkReleased()
 		return nil
 	}
 	var paths map[digest.Digest]string
@@ -123,6 +124,7 @@ func (c *Cache) flush(final bool) error {
 		c.dirty = true // try again next time
 	}
 	c.mu.Unlock()
+	c.unmarkReleased()
 	if err != nil {
 		return err
 	}

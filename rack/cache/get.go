@@ -79,6 +79,7 @@ func (c *Cache) lookup(k Key) (reader, bool) {
 	}
 	c.touchLocked(e)
 	e.pins++
+	e.file.pins++
 	r := reader{e: *e, live: e, fd: -1}
 	if fd, ok := c.acquireFDLocked(e.file); ok {
 		r.fd, r.shared = fd, true

@@ -46,7 +46,8 @@ func (c *Cache) load() (stamped bool) {
 	if err := os.RemoveAll(filepath.Join(c.dir, oldBlocks)); err != nil {
 		c.log.Warn("cannot remove the old block layout", slog.String("path", filepath.Join(c.dir, oldBlocks)), slog.Any("err", err))
 	}
-	found, unchanged, removed := c.scanFiles(want, stamps)
+	marked := c.readFragile()
+	found, unchanged, removed := c.scanFiles(want, stamps, marked)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -66,6 +67,7 @@ func (c *Cache) load() (stamped bool) {
 		c.used += e.size
 		c.insertLocked(e)
 	}
+	c.loadFragile(marked)
 	before := c.evictions.Load()
 	c.evictLocked(0)
 	evicted := c.evictions.Load() - before
@@ -82,8 +84,9 @@ func (c *Cache) load() (stamped bool) {
 // (blocks that end past the file's end are not found), frees the space of
 // blocks it does not name, and removes everything else. It returns the
 // keys found, the files whose stamp in stamps still matches (before any
-// space was freed), and how many files it removed.
-func (c *Cache) scanFiles(want map[Key]*record, stamps map[digest.Digest]stamp) (found map[Key]bool, unchanged map[digest.Digest]bool, removed int) {
+// space was freed), and how many files it removed. Nothing is freed inside
+// a fragile file.
+func (c *Cache) scanFiles(want map[Key]*record, stamps map[digest.Digest]stamp, fragile map[digest.Digest]bool) (found map[Key]bool, unchanged map[digest.Digest]bool, removed int) {
 	found = make(map[Key]bool, len(want))
 	unchanged = make(map[digest.Digest]bool)
 	byFile := make(map[digest.Digest][]*record)
@@ -144,7 +147,9 @@ func (c *Cache) scanFiles(want map[Key]*record, stamps map[digest.Digest]stamp) 
 			if want, ok := stamps[d]; ok && want == stampOf(&st) {
 				unchanged[d] = true
 			}
-			c.punchUnlisted(p, found, d)
+			if !fragile[d] { // a kernel may still read it whole
+				c.punchUnlisted(p, found, d)
+			}
 		}
 	}
 	return found, unchanged, removed

@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -84,11 +85,17 @@ func (c *Cache) Put(k Key, data []byte) error {
 // holds no block. Caller holds c.mu.
 func (c *Cache) dropHoldLocked(f *cfile) {
 	if f.blocks--; f.blocks == 0 {
-		if c.files[f.d] == f {
-			delete(c.files, f.d)
-		}
 		c.dropFDLocked(f)
 		c.unlinkLocked(f.path)
+		if c.files[f.d] == f {
+			delete(c.files, f.d)
+			// Whoever still reads it reads the unlinked inode: it
+			// needs no marker any more.
+			delete(c.fragile, f.d)
+			if !c.closed {
+				os.Remove(c.markerPath(f.d))
+			}
+		}
 	}
 }
 
