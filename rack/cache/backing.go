@@ -18,7 +18,10 @@ import (
 
 // Backing hands out a whole cached file for the kernel to read directly
 // (FUSE passthrough): a read-only descriptor of the content file of d,
-// whose bytes [0, size) are d's, when every block of d is cached. Before it
+// whose bytes [0, size) are d's, when every block of d is cached and
+// fsynced by a Flush (the kernel reads the disk unchecked, and a block
+// whose fsync fails is discarded, which a descriptor handed out cannot
+// undo). Before it
 // returns, every chunk that this process neither wrote nor verified yet is
 // read and checked against the index (in parallel); a block that fails is
 // discarded like a failed Get and ok is false. The blocks stay pinned until
@@ -43,7 +46,9 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	}
 	for i := range n {
 		e := c.entries[Key{File: d, Index: i}]
-		if e == nil || e.size != min(digest.BlockSize, size-i*digest.BlockSize) {
+		// Only blocks on the disk for sure: the kernel reads the disk
+		// unchecked, and a block whose fsync fails later is discarded.
+		if e == nil || e.size != min(digest.BlockSize, size-i*digest.BlockSize) || !e.synced {
 			c.mu.Unlock()
 			return -1, nil, false
 		}
@@ -51,12 +56,18 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	}
 	f := es[0].file
 	for _, e := range es {
-		e.pins++
-		e.file.pins++
+		c.pinLocked(e)
 		c.touchLocked(e)
 	}
 	f.backed++
+	c.inflight.Add(1) // until the check is done
 	c.mu.Unlock()
+	checked := false
+	defer func() {
+		if !checked {
+			c.inflight.Done()
+		}
+	}()
 
 	unpin := func() {
 		c.mu.Lock()
@@ -96,7 +107,10 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		c.readFailed(last, err)
 		return -1, nil, false
 	}
-	if !c.verifyAll(bf, es) {
+	ok = c.verifyAll(bf, es)
+	checked = true
+	c.inflight.Done()
+	if !ok {
 		unix.Close(fd)
 		unpin()
 		return -1, nil, false
@@ -163,7 +177,6 @@ func (c *Cache) verifyAll(f blockFile, es []*entry) bool {
 				c.mu.Lock()
 				if live := c.currentLocked(e.key, e.gen); live != nil {
 					live.trusted = uint32(1)<<chunks(e.size) - 1
-					c.dirty = true // the next Flush may stamp its file
 				}
 				c.mu.Unlock()
 			}

@@ -12,8 +12,8 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// putFile caches every block of a file of size bytes named name and returns
-// its digest (the test's stand-in for a sha256) and bytes.
+// putFile caches every block of a file of size bytes named name, flushes,
+// and returns its digest (the test's stand-in for a sha256) and bytes.
 func putFile(t *testing.T, c *Cache, name string, size int64) (digest.Digest, []byte) {
 	t.Helper()
 	d := key(name, 0).File
@@ -23,6 +23,9 @@ func putFile(t *testing.T, c *Cache, name string, size int64) (digest.Digest, []
 		b := block(k, int(min(digest.BlockSize, size-i*digest.BlockSize)))
 		mustPut(t, c, k, b)
 		all = append(all, b...)
+	}
+	if err := c.Flush(); err != nil { // Backing hands out synced blocks only
+		t.Fatal(err)
 	}
 	return d, all
 }
@@ -95,6 +98,12 @@ func TestBackingChecksAfterReopen(t *testing.T) {
 	}
 	k := Key{File: d, Index: 2}
 	mustPut(t, c, k, want[2*digest.BlockSize:3*digest.BlockSize])
+	if _, _, ok := c.Backing(d, size); ok {
+		t.Fatal("Backing handed out a block not fsynced yet")
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	fd, release, ok := c.Backing(d, size)
 	if !ok {
 		t.Fatal("Backing refused a repaired file")
@@ -196,5 +205,28 @@ func TestCheckMappedFault(t *testing.T) {
 	e := &entry{key: Key{Index: 1}, size: digest.BlockSize}
 	if err := checkMapped(m[digest.BlockSize:], e); !errors.Is(err, errTruncated) {
 		t.Fatalf("checkMapped of a block past the end = %v, want errTruncated", err)
+	}
+}
+
+// TestNoRoomWithoutEvicting: when the pinned bytes leave no room for a
+// block, Put fails with ErrNoRoom without evicting the unpinned blocks it
+// could not use anyway.
+func TestNoRoomWithoutEvicting(t *testing.T) {
+	c := open(t, Options{Limit: 3 * digest.BlockSize})
+	size := int64(2*digest.BlockSize + digest.BlockSize/2)
+	d, _ := putFile(t, c, "squashfs", size)
+	_, release, ok := c.Backing(d, size)
+	if !ok {
+		t.Fatal("Backing said no")
+	}
+	defer release()
+	y := key("y", 0)
+	mustPut(t, c, y, block(y, 256<<10))
+	big := key("big", 0)
+	if err := c.Put(big, block(big, digest.BlockSize)); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("Put with no room: %v, want ErrNoRoom", err)
+	}
+	if !c.Contains(y) {
+		t.Fatal("a block was evicted by a Put that failed anyway")
 	}
 }

@@ -114,6 +114,8 @@ type Cache struct {
 	fdLRU         *list.List // of *cfile with a kept descriptor; front most recently read
 	maxOpen       int        // descriptors kept at most (tests lower it)
 	used          int64      // bytes of entries plus reservations of puts in flight
+	pinnedBytes   int64      // bytes of entries in the index with pins > 0
+	pendingBytes  int64      // reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
 	held          map[heldKey]int          // removed entries still pinned, per file record and block
@@ -122,6 +124,9 @@ type Cache struct {
 	degradedUntil time.Time
 	dirty         bool // index or LRU order changed since the last Flush
 	closed        bool
+	// inflight counts reads and Backing checks between their lookup and
+	// release; Close waits for them (Add only under mu while not closed).
+	inflight sync.WaitGroup
 
 	hits, misses, evictions, corrupt, diskErrors atomic.Int64
 	backings                                     atomic.Int64 // whole files handed out by Backing
@@ -223,14 +228,18 @@ func (c *Cache) Stats() Stats {
 	return s
 }
 
-// Close flushes the index, releases the directory and unregisters the
-// metrics. Reads in progress finish normally; later Gets miss and Puts fail
-// with ErrClosed. Closing twice is a no-op.
+// Close waits for the reads in progress, writes the final index (with the
+// stamps, see flush), releases the directory and unregisters the metrics.
+// Later Gets miss, Puts fail with ErrClosed and Backing says no; files
+// handed out before stay readable. Closing twice is a no-op.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
 		c.mu.Unlock()
+		// A read in flight may still find its block bad and discard it;
+		// the final index must not list it.
+		c.inflight.Wait()
 		err := c.flush(true)
 		c.mu.Lock()
 		c.dropAllFDsLocked()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -160,4 +161,45 @@ func TestMissingFileNotServed(t *testing.T) {
 	}
 	mustMiss(t, c, a)
 	assertDiscarded(t, c, a, path, off, 1)
+}
+
+// TestCorruptFoundDuringClose: a read in flight when Close starts finds its
+// block bad on the disk; Close waits for it, so the final index does not
+// list the block and the next Open does not trust it.
+func TestCorruptFoundDuringClose(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, Options{Dir: dir})
+	a := key("f", 0)
+	mustPut(t, c, a, block(a, digest.BlockSize))
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path, off := blockPath(t, c, a)
+	flipByte(t, path, off+4321)
+	dropPageCache(t, path) // the read goes to the disk, where the byte is flipped
+	closed := make(chan error, 1)
+	c.testHook = func(stage string) {
+		if stage != "open" {
+			return
+		}
+		c.testHook = nil
+		go func() { closed <- c.Close() }()
+		for { // until Close has begun (it then waits for this read)
+			c.mu.Lock()
+			begun := c.closed
+			c.mu.Unlock()
+			if begun {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	mustMiss(t, c, a)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, Options{Dir: dir})
+	if c.Contains(a) {
+		t.Fatal("the block found bad during Close is still listed")
+	}
 }

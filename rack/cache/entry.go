@@ -137,6 +137,9 @@ func (c *Cache) removeLocked(e *entry) {
 	delete(c.entries, e.key)
 	c.used -= e.size
 	c.dirty = true
+	if e.pins > 0 {
+		c.pinnedBytes -= e.size
+	}
 	e.removed = true
 	f := e.file
 	if f.blocks == 1 {
@@ -152,11 +155,23 @@ func (c *Cache) removeLocked(e *entry) {
 	c.punchLocked(e)
 }
 
+// pinLocked starts one use of e. Caller holds c.mu.
+func (c *Cache) pinLocked(e *entry) {
+	if e.pins == 0 && !e.removed {
+		c.pinnedBytes += e.size
+	}
+	e.pins++
+	e.file.pins++
+}
+
 // unpinLocked ends one use of e; the last use of a removed entry frees its
 // bytes. Caller holds c.mu.
 func (c *Cache) unpinLocked(e *entry) {
 	e.file.pins--
-	if e.pins--; e.pins > 0 || !e.held {
+	if e.pins--; e.pins == 0 && !e.removed {
+		c.pinnedBytes -= e.size
+	}
+	if e.pins > 0 || !e.held {
 		return
 	}
 	e.held = false

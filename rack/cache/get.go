@@ -78,8 +78,8 @@ func (c *Cache) lookup(k Key) (reader, bool) {
 		return reader{}, false
 	}
 	c.touchLocked(e)
-	e.pins++
-	e.file.pins++
+	c.pinLocked(e)
+	c.inflight.Add(1)
 	r := reader{e: *e, live: e, fd: -1}
 	if fd, ok := c.acquireFDLocked(e.file); ok {
 		r.fd, r.shared = fd, true
@@ -98,6 +98,7 @@ func (c *Cache) release(r reader) {
 		c.releaseFDLocked(r.live.file)
 	}
 	c.unpinLocked(r.live)
+	c.inflight.Done()
 }
 
 // read fills p with the block's bytes at off; p ends within the block. It
@@ -181,9 +182,7 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 	c.mu.Lock()
 	if live := c.currentLocked(e.key, e.gen); live != nil {
 		live.trusted |= mask
-		if full := uint32(1)<<chunks(live.size) - 1; live.trusted&full == full {
-			c.dirty = true // the next Flush may stamp its file
-		}
+
 	}
 	c.mu.Unlock()
 	c.hits.Add(1)

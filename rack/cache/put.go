@@ -43,6 +43,11 @@ func (c *Cache) Put(k Key, data []byte) error {
 	// Hold the content file (so that evicting its other blocks does not
 	// unlink it under the write), then reserve the bytes before writing, so
 	// the disk never holds more than the limit plus what readers still use.
+	if c.pinnedBytes+c.pendingBytes+size > c.limit {
+		// Evicting every unpinned block would not make room.
+		c.mu.Unlock()
+		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
+	}
 	f := c.fileLocked(k.File)
 	f.blocks++
 	c.evictLocked(size)
@@ -52,6 +57,7 @@ func (c *Cache) Put(k Key, data []byte) error {
 		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
 	}
 	c.used += size
+	c.pendingBytes += size
 	c.pending[k] = struct{}{}
 	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks, file: f}
 	c.nextGen++
@@ -62,6 +68,7 @@ func (c *Cache) Put(k Key, data []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.pending, k)
+	c.pendingBytes -= size
 	switch {
 	case err != nil:
 		err = fmt.Errorf("cache: put %v: %w", k, err)
