@@ -76,7 +76,7 @@
 //     still matches the stamp (device, inode, size, allocated blocks and
 //     ctime). Only Close stamps, after the cache stopped changing its
 //     files, and only files whose listed blocks were all written or checked
-//     by this process and which did not change while it flushed; Open
+//     by this process, with a stat taken after their fsync; Open
 //     rewrites the index without the stamps before it changes anything. So
 //     a clean restart does not check every cached byte again, while after
 //     a crash, or any write, punch, truncation or edit of a file since the

@@ -24,14 +24,15 @@ import (
 // nothing changed; the owner calls it periodically, and Close calls it.
 func (c *Cache) Flush() error { return c.flush(false) }
 
-// flush is Flush; final is Close's last one, run after c.closed is set (so
-// no block is added, punched or unlinked any more), which also stamps the
+// flush is Flush; final is Close's last one, run after c.closed is set and
+// the reads in flight are done (so no listed block can change any more: no
+// block is added, discarded, punched or unlinked), which also stamps the
 // content files whose listed blocks were all written or checked by this
-// process and which did not change while it ran (stat before the snapshot
-// equals stat after the fsync). Open trusts the blocks of a file whose
-// stamp still matches, and rewrites the index without stamps before it
-// changes anything, so a stamp only ever describes a file as a clean
-// shutdown left it.
+// process, with a stat taken after their fsync (writeback may allocate
+// extent blocks). Open trusts the blocks of a file whose stamp still
+// matches, and rewrites the index without stamps before it changes
+// anything, so a stamp only ever describes a file as a clean shutdown left
+// it. A Put still finishing writes only a slot the index does not list.
 func (c *Cache) flush(final bool) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -53,10 +54,6 @@ func (c *Cache) flush(final bool) error {
 			paths[d] = f.path
 		}
 	}
-	c.mu.Unlock()
-	before := stampFiles(paths)
-
-	c.mu.Lock()
 	c.dirty = false
 	recs := make([]record, 0, len(c.entries))
 	var unsynced []entry
@@ -99,11 +96,6 @@ func (c *Cache) flush(final bool) error {
 			}
 		}
 		stamps = stampFiles(paths)
-		for d, st := range stamps {
-			if b, ok := before[d]; !ok || b != st {
-				delete(stamps, d)
-			}
-		}
 	}
 	err := writeIndex(c.dir, encodeIndex(nextGen, recs, stamps))
 	if err != nil {
