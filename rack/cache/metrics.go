@@ -24,7 +24,7 @@ func newCollector(c *Cache) *collector {
 		evictions:  d("evictions_total", "Blocks evicted to stay within the limit."),
 		corrupt:    d("corrupt_total", "Cached blocks discarded as torn, corrupt or missing."),
 		diskErrors: d("disk_errors_total", "Failed writes, reads, syncs and removals in the cache directory."),
-		backings:   d("passthrough_files_total", "Whole cached files handed to the kernel to read directly (FUSE passthrough opens)."),
+		backings:   d("passthrough_files_total", "Whole cached files handed to the kernel to read directly (FUSE passthrough; overlapping opens of a file share one)."),
 		used:       d("used_bytes", "Bytes of cached blocks plus puts in flight."),
 		limit:      d("limit_bytes", "Most bytes of block data kept."),
 		blocks:     d("blocks", "Cached blocks."),

@@ -44,9 +44,10 @@ type CacheStatus struct {
 	Corrupt    int64  `json:"corrupt"` // entries discarded as torn or corrupt
 	DiskErrors int64  `json:"disk_errors"`
 	Degraded   bool   `json:"degraded"` // not storing blocks after a disk error
-	// Passthrough counts opens of wholly cached files handed to the kernel
-	// to read directly (FUSE passthrough); their reads are not counted in
-	// ReadStatus.
+	// Passthrough counts opens of wholly cached files the kernel reads
+	// directly (FUSE passthrough); their reads are not counted in
+	// ReadStatus. Opens of one file that overlap share one hand-over
+	// (bootfs_rack_cache_passthrough_files_total counts those).
 	Passthrough int64 `json:"passthrough_opens"`
 }
 
@@ -107,14 +108,14 @@ func (m *Mount) Status() Status {
 	s.mu.Unlock()
 
 	cs := m.cache.Stats()
+	fst := m.root.Stats()
 	st.Cache = CacheStatus{
 		Dir: m.cfg.CacheDir, Limit: cs.Limit, Used: cs.Used, Blocks: cs.Blocks, Files: cs.Files,
 		Evictions: cs.Evictions, Corrupt: cs.Corrupt, DiskErrors: cs.DiskErrors, Degraded: cs.Degraded,
-		Passthrough: cs.Backings,
+		Passthrough: int64(fst.PassthroughOpens),
 	}
 
 	rs := m.reader.Stats()
-	fst := m.root.Stats()
 	st.Reads = ReadStatus{
 		Lookups: fst.Lookups, NegativeLookups: fst.NegativeLookups, Opens: fst.Opens,
 		Reads: fst.Reads, ReadBytes: fst.ReadBytes, ReadErrors: fst.ReadErrors,
