@@ -60,14 +60,9 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		c.touchLocked(e)
 	}
 	f.backed++
-	c.inflight.Add(1) // until the check is done
+	c.inflight.Add(1) // until it returns: Close waits for the marker too
 	c.mu.Unlock()
-	checked := false
-	defer func() {
-		if !checked {
-			c.inflight.Done()
-		}
-	}()
+	defer c.inflight.Done()
 
 	unpin := func() {
 		c.mu.Lock()
@@ -107,10 +102,7 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		c.readFailed(last, err)
 		return -1, nil, false
 	}
-	ok = c.verifyAll(bf, es)
-	checked = true
-	c.inflight.Done()
-	if !ok {
+	if !c.verifyAll(bf, es) {
 		unix.Close(fd)
 		unpin()
 		return -1, nil, false
@@ -120,6 +112,19 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		unpin()
 		c.log.Warn("cannot mark a cached file as handed to the kernel; not passing it through",
 			slog.String("path", f.path), slog.Any("err", err))
+		return -1, nil, false
+	}
+	// Another reader may have discarded a block meanwhile (found bad, or
+	// its fsync failed): hand out only what is still cached.
+	c.mu.Lock()
+	intact := c.files[d] == f
+	for _, e := range es {
+		intact = intact && !e.removed
+	}
+	c.mu.Unlock()
+	if !intact {
+		unix.Close(fd)
+		unpin()
 		return -1, nil, false
 	}
 	c.backings.Add(1)

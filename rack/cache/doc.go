@@ -26,7 +26,7 @@
 // a single pread into the caller's buffer. A block being read, or handed
 // out by Backing, is pinned: eviction passes it over (moving it to the
 // front; a Put for which pinned blocks and puts in flight leave no room
-// fails with ErrNoRoom before evicting anything), and a pinned block discarded as damaged leaves the index at
+// fails with ErrNoRoom, found before evicting anything in the usual case), and a pinned block discarded as damaged leaves the index at
 // once but keeps its bytes until the last holder lets go; only then is its
 // slot punched, unless a new entry for the same block has taken it
 // meanwhile (the bytes of a block are fixed by its digest, so they are the

@@ -212,7 +212,7 @@ func (c *Cache) evictLocked(need int64) {
 			break // only reservations of puts in flight remain
 		}
 		e := back.Value.(*entry)
-		if e.pins > 0 || c.fragile[e.key.File] && e.file.pins > 0 {
+		if e.pins > 0 || c.fragile[e.key.File] && (e.file.pins > 0 || c.putHoldsLocked(e.key.File)) {
 			c.lru.MoveToFront(back)
 			skipped++
 			continue
@@ -228,7 +228,8 @@ func (c *Cache) evictLocked(need int64) {
 
 // evictFileLocked evicts every block of content file f, which unlinks it:
 // the way to free a fragile file's space (an unlinked file stays readable
-// to whoever has it open). None of its blocks may be pinned. Caller holds
+// to whoever has it open). None of its blocks may be pinned, and no Put may
+// hold it (the file would stay, its bytes still taking space). Caller holds
 // c.mu.
 func (c *Cache) evictFileLocked(f *cfile) {
 	for _, e := range c.entries {
@@ -237,7 +238,19 @@ func (c *Cache) evictFileLocked(f *cfile) {
 			c.evictions.Add(1)
 		}
 	}
-	delete(c.fragile, f.d)
+	// The file stays fragile until it is really unlinked (dropHoldLocked),
+	// which a Put holding it delays.
+}
+
+// putHoldsLocked reports whether a Put in flight writes into the file of
+// digest d. Caller holds c.mu.
+func (c *Cache) putHoldsLocked(d digest.Digest) bool {
+	for k := range c.pending {
+		if k.File == d {
+			return true
+		}
+	}
+	return false
 }
 
 // current returns the live entry for k if it is still generation gen.

@@ -110,3 +110,47 @@ func TestFragileMarkers(t *testing.T) {
 		t.Fatalf("marker left after the last holder let go (flush: %v)", err)
 	}
 }
+
+// TestFragileStaysWhileOnDisk: a Put into a fragile file (a block of it was
+// discarded and is fetched again) holds the file; eviction passes the file
+// over meanwhile instead of dropping its entries while the file stays, and
+// the file stays fragile for as long as it is on disk.
+func TestFragileStaysWhileOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, Options{Dir: dir, Limit: 3 * digest.BlockSize})
+	size := int64(2 * digest.BlockSize)
+	d, want := putFile(t, c, "initrd", size)
+	fd, release, ok := c.Backing(d, size)
+	if !ok {
+		t.Fatal("Backing said no")
+	}
+	defer release()
+	crash(t, c)
+
+	c = open(t, Options{Dir: dir, Limit: 3 * digest.BlockSize})
+	k1 := Key{File: d, Index: 1}
+	c.mu.Lock()
+	e := *c.entries[k1]
+	c.mu.Unlock()
+	c.readFailed(e, errChecksum) // discarded, not punched
+	for i := range int64(2) {
+		k := Key{File: key("other", 0).File, Index: i}
+		mustPut(t, c, k, block(k, digest.BlockSize))
+	}
+	// The cache is full (d/0, other/0, other/1): storing d/1 again must
+	// evict, and must not take the fragile file it writes into.
+	mustPut(t, c, k1, want[digest.BlockSize:])
+	if !c.fragile[d] {
+		t.Fatal("a fragile file still on disk is no longer fragile")
+	}
+	for i := range int64(2) {
+		k := Key{File: key("more", 0).File, Index: i}
+		mustPut(t, c, k, block(k, digest.BlockSize))
+	}
+	if _, err := os.Stat(c.filePath(d)); err == nil && !c.fragile[d] {
+		t.Fatal("a fragile file still on disk is no longer fragile")
+	}
+	if got := readFD(t, fd, int(size)); !bytes.Equal(got, want) {
+		t.Fatal("the fragile file's earlier reader saw other bytes")
+	}
+}

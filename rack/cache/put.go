@@ -50,15 +50,16 @@ func (c *Cache) Put(k Key, data []byte) error {
 	}
 	f := c.fileLocked(k.File)
 	f.blocks++
+	c.pending[k] = struct{}{} // before evicting: the file is being written
 	c.evictLocked(size)
 	if c.used+size > c.limit { // the rest is reserved by other puts in flight
+		delete(c.pending, k)
 		c.dropHoldLocked(f)
 		c.mu.Unlock()
 		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
 	}
 	c.used += size
 	c.pendingBytes += size
-	c.pending[k] = struct{}{}
 	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks, file: f}
 	c.nextGen++
 	c.mu.Unlock()
