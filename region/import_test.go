@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -147,24 +148,6 @@ func assertStoreVerified(t *testing.T, dir string) int {
 	return n
 }
 
-// flip changes one byte in the middle of a file.
-func flip(t *testing.T, path string, at int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, at); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, at); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func storeBlobs(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -216,7 +199,7 @@ func TestTamperedMetadataRefused(t *testing.T) {
 func TestCorruptItemRefusedAndNamed(t *testing.T) {
 	m := regiontest.NewMirror(t, regiontest.MirrorOptions{})
 	kernel := filepath.Join(m.Root, "jammy/amd64/20250101/ga-22.04/generic/boot-kernel")
-	flip(t, kernel, 100)
+	damage.FlipByte(t, kernel, 100)
 	r := regiontest.StartRegion(t, regiontest.Options{})
 	r.AddSource(t, m)
 	err := r.ImportNow(context.Background())

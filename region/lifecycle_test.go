@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/tmpfs"
 
 	"github.com/jackc/pgx/v5"
@@ -137,7 +138,7 @@ func TestVerifierQuarantinesAndRefetches(t *testing.T) {
 	}
 	k := byPath(r.Tree(t))["ubuntu/amd64/ga-24.04/noble/stable/boot-kernel"]
 	path := filepath.Join(r.Storage, k.SHA256.String())
-	flip(t, path, k.Size/2)
+	damage.FlipByte(t, path, k.Size/2)
 	regiontest.Eventually(t, 30*time.Second, "quarantine of the flipped file", func() bool {
 		ents, _ := os.ReadDir(filepath.Join(r.Storage, ".quarantine"))
 		return len(ents) > 0

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
@@ -30,6 +31,16 @@ func putFile(t *testing.T, c *Cache, name string, size int64) (digest.Digest, []
 	return d, all
 }
 
+// mustBacking is Backing, failing the test if it says no.
+func mustBacking(t *testing.T, c *Cache, d digest.Digest, size int64) (fd int, release func()) {
+	t.Helper()
+	fd, release, ok := c.Backing(d, size)
+	if !ok {
+		t.Fatalf("Backing(%s, %d) said no", d.Short(12), size)
+	}
+	return fd, release
+}
+
 // readFD reads n bytes of fd from offset 0.
 func readFD(t *testing.T, fd int, n int) []byte {
 	t.Helper()
@@ -44,10 +55,7 @@ func TestBackingWholeFile(t *testing.T) {
 	c := open(t, Options{})
 	size := int64(3*digest.BlockSize + 777)
 	d, want := putFile(t, c, "kernel", size)
-	fd, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing of a wholly cached file said no")
-	}
+	fd, release := mustBacking(t, c, d, size)
 	if got := readFD(t, fd, int(size)); !bytes.Equal(got, want) {
 		t.Fatal("the backing file's bytes differ from the blocks put")
 	}
@@ -87,7 +95,7 @@ func TestBackingChecksAfterReopen(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, path, off+5)
+	damage.FlipByte(t, path, off+5)
 
 	c = open(t, Options{Dir: dir})
 	if _, _, ok := c.Backing(d, size); ok {
@@ -104,10 +112,7 @@ func TestBackingChecksAfterReopen(t *testing.T) {
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	fd, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing refused a repaired file")
-	}
+	fd, release := mustBacking(t, c, d, size)
 	defer release()
 	if got := readFD(t, fd, int(size)); !bytes.Equal(got, want) {
 		t.Fatal("the backing file's bytes differ")
@@ -128,10 +133,7 @@ func TestBackingPinsAgainstEviction(t *testing.T) {
 	c := open(t, Options{Limit: 2 * digest.BlockSize})
 	size := int64(2 * digest.BlockSize)
 	d, want := putFile(t, c, "squashfs", size)
-	fd, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	fd, release := mustBacking(t, c, d, size)
 	o := key("other", 0)
 	if err := c.Put(o, block(o, digest.BlockSize)); !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("Put needing the room of pinned blocks: %v, want ErrNoRoom", err)
@@ -215,10 +217,7 @@ func TestNoRoomWithoutEvicting(t *testing.T) {
 	c := open(t, Options{Limit: 3 * digest.BlockSize})
 	size := int64(2*digest.BlockSize + digest.BlockSize/2)
 	d, _ := putFile(t, c, "squashfs", size)
-	_, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	_, release := mustBacking(t, c, d, size)
 	defer release()
 	y := key("y", 0)
 	mustPut(t, c, y, block(y, 256<<10))

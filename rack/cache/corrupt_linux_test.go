@@ -11,29 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 )
-
-// flipByte changes one byte of the file at path through the filesystem.
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x40
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // dropPageCache evicts path's pages from the page cache, so the next read
 // comes from the disk, as after memory pressure or a reboot. It skips the
@@ -80,7 +60,7 @@ func TestCorruptAfterReopenNotServed(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, path, off+700000) // the page cache holds the flipped byte too
+	damage.FlipByte(t, path, off+700000) // the page cache holds the flipped byte too
 
 	c = open(t, Options{Dir: dir})
 	// Only the chunk holding the flip is bad; a read of another chunk is
@@ -104,7 +84,7 @@ func TestCorruptReadFromDiskNotServed(t *testing.T) {
 	}
 	mustGet(t, c, a, block(a, digest.BlockSize))
 	path, off := blockPath(t, c, a)
-	flipByte(t, path, off+12345)
+	damage.FlipByte(t, path, off+12345)
 	dropPageCache(t, path) // the next read goes to the disk, where the byte is flipped
 	if _, ok := c.ReadAt(a, make([]byte, 100), 12300); ok {
 		t.Fatal("corrupt chunk served")
@@ -118,7 +98,7 @@ func TestVerifyHits(t *testing.T) {
 	mustPut(t, c, a, block(a, digest.BlockSize))
 	mustGet(t, c, a, block(a, digest.BlockSize))
 	path, off := blockPath(t, c, a)
-	flipByte(t, path, off+digest.BlockSize-1) // in the page cache: only VerifyHits sees it
+	damage.FlipByte(t, path, off+digest.BlockSize-1) // in the page cache: only VerifyHits sees it
 	mustMiss(t, c, a)
 	assertDiscarded(t, c, a, path, off, 1)
 }
@@ -175,7 +155,7 @@ func TestCorruptFoundDuringClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	path, off := blockPath(t, c, a)
-	flipByte(t, path, off+4321)
+	damage.FlipByte(t, path, off+4321)
 	dropPageCache(t, path) // the read goes to the disk, where the byte is flipped
 	closed := make(chan error, 1)
 	c.testHook = func(stage string) {

@@ -28,10 +28,7 @@ func TestFragileAfterCrash(t *testing.T) {
 	c := open(t, Options{Dir: dir, Limit: 3 * digest.BlockSize})
 	size := int64(2 * digest.BlockSize)
 	d, want := putFile(t, c, "initrd", size)
-	fd, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	fd, release := mustBacking(t, c, d, size)
 	defer release() // after the crash: only closes the descriptor
 	if !markerExists(t, c, d) {
 		t.Fatal("no marker before the descriptor was handed out")
@@ -74,10 +71,7 @@ func TestFragileMarkers(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, Options{Dir: dir})
 	d, _ := putFile(t, c, "kernel", 5000)
-	_, release, ok := c.Backing(d, 5000)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	_, release := mustBacking(t, c, d, 5000)
 	if err := c.Flush(); err != nil || !markerExists(t, c, d) {
 		t.Fatalf("marker gone while held (flush: %v)", err)
 	}
@@ -101,10 +95,7 @@ func TestFragileMarkers(t *testing.T) {
 	if c.fragile[d] || markerExists(t, c, d) {
 		t.Fatal("a marker of another boot was honoured")
 	}
-	_, release, ok = c.Backing(d, 5000)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	_, release = mustBacking(t, c, d, 5000)
 	release()
 	if err := c.Flush(); err != nil || markerExists(t, c, d) {
 		t.Fatalf("marker left after the last holder let go (flush: %v)", err)
@@ -120,10 +111,7 @@ func TestFragileStaysWhileOnDisk(t *testing.T) {
 	c := open(t, Options{Dir: dir, Limit: 3 * digest.BlockSize})
 	size := int64(2 * digest.BlockSize)
 	d, want := putFile(t, c, "initrd", size)
-	fd, release, ok := c.Backing(d, size)
-	if !ok {
-		t.Fatal("Backing said no")
-	}
+	fd, release := mustBacking(t, c, d, size)
 	defer release()
 	crash(t, c)
 

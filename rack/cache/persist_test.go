@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 	"golang.org/x/sys/unix"
 )
@@ -252,7 +253,7 @@ func TestTrustAcrossCleanReopen(t *testing.T) {
 	// f is changed through the filesystem: none of its blocks is trusted,
 	// and the damage is found; g is still trusted.
 	pf, off := blockPath(t, c, b)
-	flipByte(t, pf, off+10)
+	damage.FlipByte(t, pf, off+10)
 	c = open(t, Options{Dir: dir})
 	if got := trustedBlocks(c); len(got) != 1 || !got[g] {
 		t.Fatalf("trusted after f changed: %v, want only g", got)
@@ -273,8 +274,8 @@ func TestTrustAcrossCleanReopen(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, pf, off+10)
-	flipByte(t, pf, off+10) // the same bytes, a new ctime
+	damage.FlipByte(t, pf, off+10)
+	damage.FlipByte(t, pf, off+10) // the same bytes, a new ctime
 	c = open(t, Options{Dir: dir})
 	mustGet(t, c, a, block(a, 3000))
 	if err := c.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
@@ -22,17 +23,7 @@ func TestVerifierQuarantinesFlippedByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Flip one byte of the stored file, in place, as bit rot would.
-	f, err := os.OpenFile(d.Path(bad), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 1)
-	f.ReadAt(b, 12345)
-	b[0] ^= 0x20
-	if _, err := f.WriteAt(b, 12345); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	damage.FlipByte(t, d.Path(bad), 12345)
 
 	_, missing := blob(42, 10) // listed but gone: skipped
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
@@ -296,18 +297,7 @@ func (g *rig) testCorruptCacheEntry(t *testing.T) {
 
 	// Block 5 of the file's content file in the cache.
 	e := g.mustEntry(t, bigPath)
-	f, err := os.OpenFile(filepath.Join(m.cacheDir, "files", e.SHA256.String()[:2], e.SHA256.String()), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := int64(5*digest.BlockSize + 777)
-	b := []byte{0}
-	f.ReadAt(b, off)
-	b[0] ^= 0x01
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	damage.FlipByte(t, filepath.Join(m.cacheDir, "files", e.SHA256.String()[:2], e.SHA256.String()), 5*digest.BlockSize+777)
 
 	before := p.blob()
 	m2 := g.mount(t, mountSpec{source: p.URL(), cacheDir: m.cacheDir})
