@@ -22,7 +22,7 @@
 //
 //  1. A session advisory lock on the legacy database (pg_advisory_lock):
 //     exactly one region migrates; a region starting meanwhile waits, then
-//     reads the legacy tables again and finds nothing left.
+//     reads the legacy tables again and finds nothing left to copy.
 //  2. The inventory is read in one read-only transaction.
 //  3. Space first: the bytes needed are the sizes of the distinct sha256s
 //     to export that are not already on disk. If the store's free space is
@@ -43,26 +43,46 @@
 //     below its total_size (an interrupted MAAS download) is not read at
 //     all; it is reported and left to be fetched from upstream.
 //  6. Only when every object is settled (on disk and verified, or found
-//     corrupt or incomplete) does one transaction on the legacy database
-//     set bootresourcefile.largefile_id to NULL (dropping its NOT NULL
-//     constraint first on a 3.4 schema, as MAAS 3.5's own migration does),
-//     delete the largefile rows and lo_unlink their objects. Any other
-//     failure (a read error, a full disk, a kill) leaves the legacy tables
-//     untouched, and a re-run finishes the job. This last step is
-//     irreversible by design: afterwards the legacy tables hold no
-//     content, which is also what makes Pending false. Corrupt and
-//     incomplete largefiles go too: their bytes are not the file they
-//     claim to be, and the file stays recorded in the region, wanted,
-//     until upstream or a peer provides it (MAAS 3.5 dropped incomplete
-//     ones the same way).
+//     corrupt or incomplete) is the irreversible step considered, and only
+//     if Options.Confirm says yes (the CLI asks at a terminal or takes
+//     --yes; see "Who confirms" below). One transaction on the legacy
+//     database then sets bootresourcefile.largefile_id to NULL (dropping
+//     its NOT NULL constraint first on a 3.4 schema, as MAAS 3.5's own
+//     migration does), deletes the largefile rows and lo_unlinks their
+//     objects, for exactly the largefiles whose content this run verified
+//     on disk (exported and committed, or found under its final name and
+//     recorded as held). Any other failure (a read error, a full disk, a
+//     kill) leaves the legacy tables untouched, and a re-run finishes the
+//     job.
+//
+// # What is never destroyed
+//
+// A largefile whose content is not verified on disk is kept, with its
+// large object and the resource files pointing at it: a corrupt one (bytes
+// that do not match the sha256, or a missing object), an incomplete one
+// (an interrupted MAAS download), one whose row cannot be recorded, and an
+// orphan (no resource file uses it, so it has no name to be recorded
+// under). Report.Problems and Plan.Orphans list them, Report.Kept counts
+// them. For an uploaded (custom) image there is no upstream to fetch it
+// from again, so only the operator may drop them: Options.DiscardUnverified
+// (`bootfs-region migrate --discard-unverified --yes`) deletes them in the
+// same step. Until then Pending stays true, and every re-run (each start
+// of `serve --legacy-database`) tries them again and reports them again.
+//
+// # Who confirms
+//
+// `bootfs-region migrate` asks at a terminal, after the copy, showing the
+// Removal; without a terminal it needs --yes and refuses, before touching
+// anything, when not given it. `serve --legacy-database` is a daemon with
+// nobody to ask: it copies (which destroys nothing) and takes the
+// irreversible step only when started with --legacy-database-yes; without
+// it the objects stay until an operator runs `bootfs-region migrate --yes`,
+// which finds every file on disk and only deletes. The daemon never
+// discards unverified objects.
 //
 // MAAS itself must not write boot resources meanwhile (its regions stopped,
-// or already upgraded): an incomplete largefile MAAS is still downloading
-// into would be dropped.
-//
-// Largefiles no resource file references (MAAS leaves some behind) have no
-// name to be recorded under; they are counted, not exported, and deleted
-// in the final transaction with the rest.
+// or already upgraded): a file MAAS is still downloading is reported
+// incomplete, and --discard-unverified would drop it.
 //
 // # Bootloader archives
 //

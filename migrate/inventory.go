@@ -29,6 +29,11 @@ type content struct {
 	size  int64
 	src   *largefile
 	names []string
+	// lfs are the largefiles whose rows claim this content (c.src among
+	// them); verified is set once the content is on disk and recorded as
+	// held: only then may the final step delete them.
+	lfs      []int64
+	verified bool
 }
 
 func (c *content) planFile() PlanFile {
@@ -42,9 +47,10 @@ type inventory struct {
 	shape    shape
 	sets     []db.SetRecord
 	contents []*content // sorted by first name
-	// largefiles lists every largefile row read, orphans included: the
-	// rows the final transaction deletes.
+	// largefiles lists every largefile row read, orphans included, and
+	// totals their total_size: the rows the final transaction may delete.
 	largefiles []int64
+	totals     map[int64]int64
 	// orphans are largefiles no resource file references.
 	orphans     int
 	orphanBytes int64
@@ -75,7 +81,7 @@ func (r *row) title() string {
 
 // readInventory reads the legacy tables in one read-only snapshot.
 func readInventory(ctx context.Context, conn *pgx.Conn, s shape) (*inventory, error) {
-	inv := &inventory{shape: s}
+	inv := &inventory{shape: s, totals: map[int64]int64{}}
 	err := pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			if err := inv.readFiles(ctx, tx); err != nil {
@@ -155,6 +161,9 @@ func (inv *inventory) add(r *row, bySHA map[digest.Digest]*content, setIdx map[i
 		c.src = &lf
 	}
 	c.names = append(c.names, r.title())
+	if !slices.Contains(c.lfs, lf.id) {
+		c.lfs = append(c.lfs, lf.id)
+	}
 
 	i, ok := setIdx[r.setID]
 	if !ok {
@@ -188,6 +197,7 @@ func (inv *inventory) readOthers(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 		inv.largefiles = append(inv.largefiles, id)
+		inv.totals[id] = total
 		if orphan {
 			inv.orphans++
 			inv.orphanBytes += total

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,53 @@ type Options struct {
 	Progress func(Progress)
 	// ChunkSize is the large object read size (default DefaultChunkSize).
 	ChunkSize int
+	// Confirm is asked, once every content is settled, whether to take
+	// the irreversible step the Removal describes (deleting largefiles
+	// and their large objects from the legacy database). It is not asked
+	// when there is nothing to delete. nil, false or an error keep every
+	// object: the copy stays done, and a later run with a Confirm that
+	// says yes finds the files on disk and takes the step. The CLI asks
+	// at a terminal or takes --yes; `serve` says yes only when told to.
+	Confirm func(context.Context, Removal) (bool, error)
+	// DiscardUnverified makes the irreversible step also delete the
+	// largefiles whose content is not verified on disk (corrupt,
+	// incomplete, unrecordable, orphaned). Without it they are kept and
+	// reported: for an uploaded image there is no upstream to fetch them
+	// from again.
+	DiscardUnverified bool
+}
+
+// Removal is what the irreversible step would delete from the legacy
+// database; Confirm sees it before anything is deleted.
+type Removal struct {
+	// Verified counts the largefiles whose content is on disk, verified
+	// (hashed on the way in, or found under its final name), and
+	// VerifiedBytes their size: these are deleted.
+	Verified      int
+	VerifiedBytes int64
+	// Unverified counts the other largefiles (UnverifiedBytes their
+	// expected size): deleted only with DiscardUnverified, else kept.
+	Unverified      int
+	UnverifiedBytes int64
+	// Discard is Options.DiscardUnverified.
+	Discard bool
+	// Database names the legacy database (user@host:port/name).
+	Database string
+}
+
+// String says what the step deletes, for a confirmation prompt.
+func (r Removal) String() string {
+	s := fmt.Sprintf("delete %d largefiles (%s) verified on disk and their large objects from the MAAS database %s",
+		r.Verified, HumanBytes(r.VerifiedBytes), r.Database)
+	switch {
+	case r.Unverified == 0:
+	case r.Discard:
+		s += fmt.Sprintf(", and DISCARD %d largefiles (%s) NOT verified on disk (corrupt, incomplete or unused)",
+			r.Unverified, HumanBytes(r.UnverifiedBytes))
+	default:
+		s += fmt.Sprintf("; %d largefiles (%s) not verified on disk are kept", r.Unverified, HumanBytes(r.UnverifiedBytes))
+	}
+	return s
 }
 
 func (o *Options) applyDefaults() error {
@@ -164,9 +212,18 @@ type Report struct {
 	Bytes int64
 	// ExportTime is the time spent streaming objects into the store.
 	ExportTime time.Duration
-	// Removed counts the largefile rows deleted (with their large objects)
-	// by the final transaction; 0 if it did not run.
-	Removed int
+	// Removed counts the largefile rows deleted by the final transaction
+	// and Unlinked their large objects; 0 if it did not run.
+	Removed, Unlinked int
+	// Kept counts the largefile rows left in the legacy database (KeptBytes
+	// their expected size): those not verified on disk when the step ran
+	// without DiscardUnverified, or all of them when it did not run.
+	// Problems and Plan.Orphans say what they are.
+	Kept      int
+	KeptBytes int64
+	// Declined: the irreversible step was not taken (no Confirm, or it
+	// said no); every largefile is kept.
+	Declined bool
 }
 
 // Problem is a content that was not migrated.

@@ -44,7 +44,7 @@ type Plan struct {
 	BytesNeeded int64
 	FreeBytes   uint64
 	// Orphans counts largefiles no resource file references (OrphanBytes
-	// their total size): not exported, deleted at the end.
+	// their total size): not exported, kept unless DiscardUnverified.
 	Orphans     int
 	OrphanBytes int64
 	// WithoutContent counts resource files with no largefile (MAAS 3.5
@@ -132,7 +132,7 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 		writeFileLine(&b, f, state)
 	}
 	if len(p.Incomplete) > 0 {
-		fmt.Fprintf(&b, "incomplete in the database, not exported (to be fetched from upstream): %d\n", len(p.Incomplete))
+		fmt.Fprintf(&b, "incomplete in the database, not exported (kept; to be fetched from upstream): %d\n", len(p.Incomplete))
 		for _, f := range p.Incomplete {
 			writeFileLine(&b, f, fmt.Sprintf("has %d of %d bytes", f.Have, f.Size))
 		}
@@ -141,7 +141,7 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 		fmt.Fprintf(&b, "not recorded: %s: %s\n", strings.Join(pr.File.Names, ", "), pr.Reason)
 	}
 	if p.Orphans > 0 {
-		fmt.Fprintf(&b, "largefiles no resource uses (deleted, not exported): %d, %s\n", p.Orphans, HumanBytes(p.OrphanBytes))
+		fmt.Fprintf(&b, "largefiles no resource uses (not exported; kept unless --discard-unverified): %d, %s\n", p.Orphans, HumanBytes(p.OrphanBytes))
 	}
 	if p.WithoutContent > 0 {
 		fmt.Fprintf(&b, "resource files without content in the database (ignored): %d\n", p.WithoutContent)

@@ -110,18 +110,62 @@ func (m *migration) run(ctx context.Context) error {
 			return err
 		}
 	}
-	rows, objects, err := finalize(ctx, m.conn, m.inv)
-	if err != nil {
-		return err
-	}
-	m.rep.Removed = rows
 	if err := m.o.DB.ClearBanner(ctx, m.o.RegionID, BannerKind); err != nil {
 		return fmt.Errorf("clear the migration banner: %w", err)
 	}
+	if err := m.finish(ctx); err != nil {
+		return err
+	}
 	m.log.Info("migration finished", "migrated", m.rep.Migrated, "skipped", m.rep.Skipped,
 		"incomplete", m.rep.Incomplete, "corrupt", m.rep.Corrupt, "bytes", m.rep.Bytes,
-		"largefiles_deleted", rows, "large_objects_unlinked", objects,
+		"largefiles_deleted", m.rep.Removed, "large_objects_unlinked", m.rep.Unlinked,
+		"largefiles_kept", m.rep.Kept, "declined", m.rep.Declined,
 		"duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// finish takes the irreversible step once every content is settled: it
+// deletes the largefiles verified on disk (all of them with
+// DiscardUnverified) if Confirm says yes, and counts what it kept.
+func (m *migration) finish(ctx context.Context) error {
+	verified, unverified, rm := m.inv.removal(m.o.DiscardUnverified)
+	rm.Database = describe(m.o.From)
+	del := verified
+	if m.o.DiscardUnverified {
+		del = append(del, unverified...)
+	}
+	m.rep.Kept, m.rep.KeptBytes = rm.Verified+rm.Unverified, rm.VerifiedBytes+rm.UnverifiedBytes
+	if len(del) == 0 {
+		m.rep.Kept, m.rep.KeptBytes = rm.Unverified, rm.UnverifiedBytes
+		return nil
+	}
+	if m.o.Confirm == nil {
+		m.rep.Declined = true
+		return nil
+	}
+	ok, err := m.o.Confirm(ctx, rm)
+	if err != nil {
+		m.rep.Declined = true
+		return fmt.Errorf("confirm the deletion of the migrated large objects: %w", err)
+	}
+	if !ok {
+		m.rep.Declined = true
+		return nil
+	}
+	rows, objects, err := finalize(ctx, m.conn, m.inv, del)
+	if err != nil {
+		return err
+	}
+	m.rep.Removed, m.rep.Unlinked = rows, objects
+	m.rep.Kept, m.rep.KeptBytes = rm.Unverified, rm.UnverifiedBytes
+	if m.o.DiscardUnverified {
+		m.rep.Kept, m.rep.KeptBytes = 0, 0
+	}
+	if m.rep.Kept > 0 {
+		m.log.Warn("largefiles not verified on disk are kept in the legacy database; "+
+			"they are dropped only when asked (bootfs-region migrate --discard-unverified --yes)",
+			"kept", m.rep.Kept, "bytes", m.rep.KeptBytes)
+	}
 	return nil
 }
 
@@ -142,6 +186,7 @@ func (m *migration) one(ctx context.Context, c *content, rest []*content) error 
 			if err != nil {
 				return err
 			}
+			c.verified = true
 			m.rep.Skipped++
 			m.pr.bytes(c.size)
 			m.pr.fileDone()
@@ -176,6 +221,7 @@ func (m *migration) export(ctx context.Context, c *content, rest []*content) err
 	if err := markHeld(ctx, m.o.DB, m.o.Store, m.o.RegionID, c, ex.blocks); err != nil {
 		return err
 	}
+	c.verified = true
 	m.rep.Migrated++
 	m.pr.fileDone()
 	m.log.Info("migrated", "sha256", c.sha, "name", c.names[0], "size", c.size,

@@ -110,10 +110,22 @@ func connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to legacy database %s@%s:%d/%s: %w",
-			cfg.User, cfg.Host, cfg.Port, cfg.Database, err)
+		return nil, fmt.Errorf("connect to legacy database %s: %w", describeConfig(cfg), err)
 	}
 	return conn, nil
+}
+
+// describe names a database URL without its password: user@host:port/name.
+func describe(url string) string {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return describeConfig(cfg)
+}
+
+func describeConfig(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
 
 // lock takes the migration lock on conn's session, waiting for another

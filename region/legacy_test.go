@@ -17,8 +17,29 @@ import (
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/migrate"
 	"github.com/bootfs/bootfs/region"
 )
+
+// legacyMigrator composes package migrate with the region, as
+// cmd/bootfs-region does for serve (region itself never imports migrate;
+// its tests may). yes takes the irreversible step.
+type legacyMigrator struct {
+	from string
+	yes  bool
+}
+
+func (l legacyMigrator) Pending(ctx context.Context) (bool, error) { return migrate.Pending(ctx, l.from) }
+
+func (l legacyMigrator) Migrate(ctx context.Context, t region.LegacyTarget) error {
+	o := migrate.Options{From: l.from, DB: t.DB, Store: t.Store, RegionID: t.RegionID, RegionName: t.RegionName,
+		Log: t.Log, Progress: func(p migrate.Progress) { t.Progress(p.String()) }}
+	if l.yes {
+		o.Confirm = func(context.Context, migrate.Removal) (bool, error) { return true, nil }
+	}
+	_, err := migrate.Run(ctx, o)
+	return err
+}
 
 // legacyKernel fills a MAAS 3.4 database (the DDL the migrate tests use)
 // with one set: a kernel of size bytes in a large object, written in
@@ -85,6 +106,14 @@ func legacyKernel(t *testing.T, url string, size int) digest.Digest {
 }
 
 func TestServeMigratesLegacyDatabase(t *testing.T) {
+	for _, yes := range []bool{true, false} {
+		t.Run(map[bool]string{true: "yes", false: "keep"}[yes], func(t *testing.T) { testServeMigrates(t, yes) })
+	}
+}
+
+// testServeMigrates: a region serves the legacy kernel once migrated; the
+// large object is deleted only when the migrator was told yes.
+func testServeMigrates(t *testing.T, yes bool) {
 	legacy := pgtest.NewDatabase(t)
 	sha := legacyKernel(t, legacy, 160<<20)
 
@@ -92,7 +121,7 @@ func TestServeMigratesLegacyDatabase(t *testing.T) {
 	// and status shows progress.
 	var saw503, sawProgress atomic.Bool
 	stop := make(chan struct{})
-	r := regiontest.StartRegion(t, regiontest.Options{Config: func(c *region.Config) { c.LegacyDatabase = legacy }})
+	r := regiontest.StartRegion(t, regiontest.Options{Config: func(c *region.Config) { c.Legacy = legacyMigrator{from: legacy, yes: yes} }})
 	go func() {
 		for {
 			select {
@@ -149,7 +178,7 @@ func TestServeMigratesLegacyDatabase(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM maasserver_largefile), (SELECT count(*) FROM pg_largeobject_metadata)`).Scan(&largefiles, &objects); err != nil {
 		t.Fatal(err)
 	}
-	if largefiles != 0 || objects != 0 {
-		t.Errorf("legacy database still holds %d largefiles, %d large objects", largefiles, objects)
+	if want := map[bool]int{true: 0, false: 1}[yes]; largefiles != want || objects != want {
+		t.Errorf("legacy database holds %d largefiles, %d large objects; want %d", largefiles, objects, want)
 	}
 }

@@ -46,11 +46,15 @@ type Config struct {
 	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
 	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
 	ClaimTTL          time.Duration // upstream download claim lifetime without renewal (default 30s)
-	LegacyDatabase    string        // a MAAS database to move boot images out of before serving them ("" = none)
 	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
 	CleanupGrace      time.Duration // keep a replaced set this long after its replacement is published (default 10m; negative: 0)
 	NewSecret         bool          // this region's secret replaces the one the regions recorded (after changing it everywhere)
 	Log               *slog.Logger
+
+	// Legacy moves boot images out of a MAAS database before they are
+	// served (nil: none); cmd/bootfs-region builds it for
+	// --legacy-database with package migrate.
+	Legacy LegacyMigrator
 }
 
 func (c *Config) applyDefaults() error {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/migrate"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/httpapi"
 	"github.com/bootfs/bootfs/region/importer"
@@ -297,15 +296,15 @@ func (r *Region) migratingStatus() string {
 }
 
 // migrateLegacy moves boot images out of the legacy MAAS database when
-// --legacy-database is set and content is still there. Only one region
-// migrates (migrate.Run takes a database-wide lock; others wait, then find
-// nothing to do). Afterwards an import runs so migrated bootloader archives
-// are extracted and the tree is recomputed.
+// Config.Legacy is set and content is still there. Only one region
+// migrates (the migrator takes a database-wide lock; others wait, then
+// find nothing to copy). Afterwards an import runs so migrated bootloader
+// archives are extracted and the tree is recomputed.
 func (r *Region) migrateLegacy(ctx context.Context) error {
-	if r.cfg.LegacyDatabase == "" {
+	if r.cfg.Legacy == nil {
 		return nil
 	}
-	pending, err := migrate.Pending(ctx, r.cfg.LegacyDatabase)
+	pending, err := r.cfg.Legacy.Pending(ctx)
 	if err != nil {
 		return fmt.Errorf("look for legacy boot images: %w", err)
 	}
@@ -315,20 +314,15 @@ func (r *Region) migrateLegacy(ctx context.Context) error {
 	start := "migrating: starting"
 	r.migrating.Store(&start)
 	defer r.migrating.Store(nil)
-	rep, err := migrate.Run(ctx, migrate.Options{
-		From: r.cfg.LegacyDatabase, DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.cfg.Name,
-		Log: r.log.With("component", "migrate"),
-		Progress: func(p migrate.Progress) {
-			s := p.String()
-			r.migrating.Store(&s)
-		},
+	err = r.cfg.Legacy.Migrate(ctx, LegacyTarget{
+		DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.cfg.Name,
+		Log:      r.log.With("component", "migrate"),
+		Progress: func(s string) { r.migrating.Store(&s) },
 	})
 	r.migrating.Store(nil)
 	if err != nil {
 		return err
 	}
-	r.log.Info("migration out of the legacy MAAS database done", "migrated", rep.Migrated, "skipped", rep.Skipped,
-		"incomplete", rep.Incomplete, "corrupt", rep.Corrupt, "bytes", rep.Bytes)
 	if err := r.tree.Refresh(ctx); err != nil {
 		return err
 	}

@@ -15,9 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/bootfs/bootfs/migrate"
 	"github.com/bootfs/bootfs/region/db"
@@ -30,10 +28,13 @@ func migrateCommand() *cli.Command {
 		Name:  "migrate",
 		Usage: "move boot images out of a MAAS database (PostgreSQL large objects) onto this region's disk, once",
 		Description: "Reads the MAAS 3.4 (or 3.5) boot resource tables, records the resources in the region\n" +
-			"database and streams every large object into --storage, verifying each sha256. Only when\n" +
-			"everything is settled are the large objects deleted from the MAAS database (irreversible).\n" +
-			"Re-running after an interruption finishes the job. --dry-run prints the space estimate and\n" +
-			"the file list and changes nothing.\n\n" +
+			"database and streams every large object into --storage, verifying each sha256. Then, and only\n" +
+			"then, the irreversible step: the largefiles verified on disk and their large objects are deleted\n" +
+			"from the MAAS database. It is asked for at a terminal; without one it needs --yes (the command\n" +
+			"refuses before touching anything otherwise). Corrupt, incomplete and unused largefiles are\n" +
+			"kept and reported (an uploaded image has no upstream to fetch it from again); --discard-unverified\n" +
+			"drops them too. Re-running after an interruption finishes the job. --dry-run prints the space\n" +
+			"estimate and the file list and changes nothing.\n\n" +
 			"The region database is --database-url, else the embedded one under --state-dir: started for\n" +
 			"the duration of the command, or, if `serve` is running on that state directory, reached\n" +
 			"through the port it listens on. Bootloader archives are extracted by the region's next\n" +
@@ -42,6 +43,8 @@ func migrateCommand() *cli.Command {
 			&cli.StringFlag{Name: "from-database", Required: true, EnvVars: []string{"BOOTFS_LEGACY_DATABASE_URL"},
 				Usage: "the MAAS database, e.g. postgres://maas:PASSWORD@localhost/maasdb"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the estimate and the file list; write nothing"},
+			&cli.BoolFlag{Name: "yes", Usage: "take the irreversible step without asking: delete from the MAAS database the large objects verified on disk (needed without a terminal)"},
+			&cli.BoolFlag{Name: "discard-unverified", Usage: "also delete the largefiles NOT verified on disk (corrupt, incomplete, unused) instead of keeping them"},
 			&cli.StringFlag{Name: "storage", Value: "/var/lib/maas/image-storage", Usage: "directory of the file store"},
 			&cli.StringFlag{Name: "name", Usage: "region name the files are recorded as held by (default: host name)"},
 			&cli.StringFlag{Name: "database-url", EnvVars: []string{"BOOTFS_DATABASE_URL"},
@@ -57,13 +60,26 @@ func migrateCommand() *cli.Command {
 }
 
 func runMigrate(c *cli.Context) error {
-	log, err := newLogger(c.String("log-level"), c.String("log-format"))
+	dryRun, yes := c.Bool("dry-run"), c.Bool("yes")
+	ask := !dryRun && !yes && isTerminal(c.App.Reader)
+	if !dryRun && !yes && !ask {
+		return errors.New("the migration ends by deleting the migrated large objects from the MAAS database, " +
+			"which cannot be undone, and standard input is not a terminal to ask: pass --yes to confirm " +
+			"(--dry-run shows the plan and changes nothing)")
+	}
+	con := newConsole(c.App.ErrWriter)
+	logTo := io.Writer(os.Stderr)
+	if con.tty && !dryRun {
+		logTo = con // log lines go above the progress bar
+	}
+	log, err := newLoggerTo(logTo, c.String("log-level"), c.String("log-format"))
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := migrate.Options{From: c.String("from-database"), DryRun: c.Bool("dry-run"), Log: log, ChunkSize: c.Int("chunk-size")}
+	o := migrate.Options{From: c.String("from-database"), DryRun: dryRun, Log: log, ChunkSize: c.Int("chunk-size"),
+		DiscardUnverified: c.Bool("discard-unverified")}
 	if o.DryRun {
 		// Write nothing: the store directory must already exist (opening
 		// it creates at most its private subdirectories), and the region
@@ -86,8 +102,15 @@ func runMigrate(c *cli.Context) error {
 		if o.RegionName, o.RegionID, err = regionID(ctx, d, c.String("name")); err != nil {
 			return err
 		}
-		bar = newMigrateBar(c.App.ErrWriter, log)
+		bar = newMigrateBar(con, log)
 		o.Progress = bar.update
+		o.Confirm = func(context.Context, migrate.Removal) (bool, error) { return true, nil }
+		if ask {
+			o.Confirm = func(ctx context.Context, rm migrate.Removal) (bool, error) {
+				bar.finish()
+				return confirm(ctx, c.App.Reader, con, rm)
+			}
+		}
 	}
 	rep, err := migrate.Run(ctx, o)
 	if bar != nil {
@@ -215,51 +238,20 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) {
 		fmt.Fprintf(w, "not migrated (%s): %s: %s\n", p.Kind, strings.Join(p.File.Names, ", "), p.Reason)
 	}
 	if rep.Removed > 0 {
-		fmt.Fprintf(w, "deleted %d largefiles and their large objects from the MAAS database\n", rep.Removed)
+		fmt.Fprintf(w, "deleted %d largefiles and %d large objects verified on disk from the MAAS database\n", rep.Removed, rep.Unlinked)
 		fmt.Fprintln(w, "bootloader archives are extracted by the region's next import (bootfs-region import)")
 		fmt.Fprintln(w, "PostgreSQL gives the objects' disk space back after `VACUUM FULL pg_largeobject` (as a superuser) on the MAAS database")
 	}
-}
-
-// migrateBar shows a migration's progress: a bar on a terminal, else a log
-// line every 10 seconds and at the end.
-type migrateBar struct {
-	w    io.Writer
-	log  *slog.Logger
-	tty  bool
-	bar  *progressbar.ProgressBar
-	last time.Time
-}
-
-func newMigrateBar(w io.Writer, log *slog.Logger) *migrateBar {
-	b := &migrateBar{w: w, log: log, last: time.Now()}
-	if f, ok := w.(*os.File); ok {
-		b.tty = term.IsTerminal(int(f.Fd()))
-	}
-	return b
-}
-
-func (b *migrateBar) update(p migrate.Progress) {
-	if !b.tty {
-		if time.Since(b.last) >= 10*time.Second || (p.FilesTotal > 0 && p.FilesDone == p.FilesTotal) {
-			b.log.Info(p.String())
-			b.last = time.Now()
+	switch {
+	case rep.Declined:
+		fmt.Fprintf(w, "nothing deleted from the MAAS database: %d largefiles (%s) kept; run again with --yes to delete those verified on disk\n",
+			rep.Kept, migrate.HumanBytes(rep.KeptBytes))
+	case rep.Kept > 0:
+		orphans := ""
+		if rep.Plan.Orphans > 0 {
+			orphans = fmt.Sprintf(", %d of them used by no resource", rep.Plan.Orphans)
 		}
-		return
-	}
-	if b.bar == nil {
-		b.bar = progressbar.NewOptions64(max(p.BytesTotal, 1), progressbar.OptionSetWriter(b.w),
-			progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30), progressbar.OptionShowCount(),
-			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetDescription("migrating"))
-	}
-	_ = b.bar.Set64(p.BytesDone)
-	b.bar.Describe(fmt.Sprintf("migrating %d/%d files", p.FilesDone, p.FilesTotal))
-}
-
-func (b *migrateBar) finish() {
-	if b.bar != nil {
-		_ = b.bar.Finish()
-		fmt.Fprintln(b.w)
-		b.bar = nil
+		fmt.Fprintf(w, "kept %d largefiles (%s) not verified on disk in the MAAS database%s; "+
+			"`bootfs-region migrate --discard-unverified --yes` drops them\n", rep.Kept, migrate.HumanBytes(rep.KeptBytes), orphans)
 	}
 }

@@ -38,6 +38,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "cleanup-grace", Value: 10 * time.Minute, Usage: "keep a replaced image version this long after its replacement is offered (racks and machines mid-boot move over)"},
 			&cli.StringFlag{Name: "legacy-database", EnvVars: []string{"BOOTFS_LEGACY_DATABASE_URL"},
 				Usage: "MAAS database (<= 3.4) to move boot images out of, once, before serving them (see `bootfs-region migrate`)"},
+			&cli.BoolFlag{Name: "legacy-database-yes", Usage: "after copying, delete from the MAAS database the large objects verified on disk (irreversible; without it they stay until `bootfs-region migrate --yes`)"},
 			&cli.BoolFlag{Name: "new-secret", Usage: "this region's secret file replaces the secret the regions recorded; use once after changing the secret on every region (a region whose secret differs refuses to start)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
@@ -64,9 +65,9 @@ func serveCommand() *cli.Command {
 				ImportInterval: interval, ImportOnStart: c.Bool("import-on-start"),
 				VerifyRate: verify, VerifyInterval: c.Duration("verify-interval"), Log: log,
 				ClaimTTL: c.Duration("claim-ttl"), SyncInterval: c.Duration("sync-interval"),
-				LegacyDatabase: c.String("legacy-database"),
-				CleanupGrace:   cleanupGrace(c.Duration("cleanup-grace")),
-				NewSecret:      c.Bool("new-secret"),
+				Legacy:       newLegacyMigration(c.String("legacy-database"), c.Bool("legacy-database-yes")),
+				CleanupGrace: cleanupGrace(c.Duration("cleanup-grace")),
+				NewSecret:    c.Bool("new-secret"),
 			})
 			if err != nil {
 				return err
