@@ -29,7 +29,9 @@ type legacyMigrator struct {
 	yes  bool
 }
 
-func (l legacyMigrator) Pending(ctx context.Context) (bool, error) { return migrate.Pending(ctx, l.from) }
+func (l legacyMigrator) Pending(ctx context.Context) (bool, error) {
+	return migrate.Pending(ctx, l.from)
+}
 
 func (l legacyMigrator) Migrate(ctx context.Context, t region.LegacyTarget) error {
 	o := migrate.Options{From: l.from, DB: t.DB, Store: t.Store, RegionID: t.RegionID, RegionName: t.RegionName,
