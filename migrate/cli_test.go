@@ -66,7 +66,7 @@ func TestCLIUsesRunningEmbeddedDatabase(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "store")
 	out, err := exec.Command(bin, "migrate", "--from-database", f.url, "--state-dir", state, "--storage", dir,
-		"--name", "region1").CombinedOutput()
+		"--name", "region1", "--yes").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "using the embedded PostgreSQL of the region running") {
 		t.Fatalf("migrate with a running embedded database: %v\n%s", err, out)
 	}

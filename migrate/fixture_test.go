@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/bootfs/bootfs/internal/pgtest"
@@ -32,6 +33,11 @@ type fixture struct {
 	big         string // sha256 of the big object ("" if none)
 	// unbacked counts resource files the test added without a largefile.
 	unbacked int
+	// kept lists the sha256 of the largefiles a migration keeps (their
+	// content is not verified on disk), keptObjects how many of them have
+	// a large object, keptAttached the resource files still using them.
+	kept                      []string
+	keptObjects, keptAttached int64
 }
 
 // newFixture fills a legacy database. bigSize > 0 makes the squashfs an
@@ -72,7 +78,10 @@ func newFixture(t testing.TB, v35 bool, bigSize int64) *fixture {
 	for name, b := range pxe {
 		f.bootloaders["pxe/i386/"+name] = b
 	}
-	f.content(randomBytes(12, 10_000)) // an orphan: no resource file uses it
+	orphan := randomBytes(12, 10_000)
+	f.content(orphan) // an orphan: no resource file uses it
+	f.kept = []string{f.corrupt, f.incomplete, hexSHA(orphan)}
+	f.keptObjects, f.keptAttached = 3, 2
 
 	ga := f.resource("ubuntu/jammy", "amd64/ga-22.04", "generic", "")
 	s := f.set(ga, "20250718")
@@ -135,9 +144,13 @@ func newRegion(t testing.TB, url, name, dir string) *region {
 	return &region{db: d, store: st, id: id, name: name, url: url}
 }
 
+// options are Run's options for a migration from the legacy database at
+// from into r, saying yes to the irreversible step (as --yes does).
 func (r *region) options(from string) Options {
-	return Options{From: from, DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.name}
+	return Options{From: from, DB: r.db, Store: r.store, RegionID: r.id, RegionName: r.name, Confirm: yes}
 }
+
+func yes(context.Context, Removal) (bool, error) { return true, nil }
 
 func (r *region) int(t testing.TB, sql string, args ...any) int64 {
 	t.Helper()
@@ -243,10 +256,15 @@ func verifyMigrated(t testing.TB, f *fixture, r *region) {
 			t.Errorf("no block digests for %s: %v", dg, err)
 		}
 	}
-	// Legacy database: no content left, metadata kept.
+	// Legacy database: the verified contents gone, the others kept with
+	// their objects; metadata kept.
 	lfs, objs, attached := f.counts()
-	if lfs != 0 || objs != 0 || attached != 0 {
-		t.Errorf("legacy database still holds %d largefiles, %d large objects, %d attached files", lfs, objs, attached)
+	if lfs != int64(len(f.kept)) || objs != f.keptObjects || attached != f.keptAttached {
+		t.Errorf("legacy database holds %d largefiles, %d large objects, %d attached files; want %d, %d, %d",
+			lfs, objs, attached, len(f.kept), f.keptObjects, f.keptAttached)
+	}
+	if got, want := f.strings(`SELECT sha256 FROM maasserver_largefile ORDER BY sha256`), slices.Sorted(slices.Values(f.kept)); !slices.Equal(got, want) {
+		t.Errorf("legacy database keeps largefiles %v, want %v", got, want)
 	}
 	if n := f.int(`SELECT count(*) FROM maasserver_bootresourcefile`); n != int64(f.files+f.unbacked) {
 		t.Errorf("legacy database has %d resource files, want %d kept", n, f.files+f.unbacked)

@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestKillAndResume(t *testing.T) {
 
 	var log bytes.Buffer
 	cmd := exec.Command(bin, "migrate", "--from-database", f.url, "--database-url", r.url, "--storage", dir,
-		"--name", "region1", "--chunk-size", "32768")
+		"--name", "region1", "--chunk-size", "32768", "--yes")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -105,9 +106,13 @@ func TestKillAndResume(t *testing.T) {
 	}
 	verifyMigrated(t, f, r)
 
+	// The CLI again: everything verified is gone, the unverified
+	// largefiles are kept and reported; nothing more is copied or deleted.
 	out, err = exec.Command(bin, "migrate", "--from-database", f.url, "--database-url", r.url, "--storage", dir,
-		"--name", "region1").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "nothing to migrate") {
+		"--name", "region1", "--yes").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "migrated 0 contents, 0 already on disk") ||
+		!strings.Contains(string(out), fmt.Sprintf("kept %d largefiles", len(f.kept))) {
 		t.Errorf("CLI after the migration: %v\n%s", err, out)
 	}
+	verifyMigrated(t, f, r)
 }

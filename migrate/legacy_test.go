@@ -153,6 +153,20 @@ func (l *legacy) counts() (largefiles, objects, attached int64) {
 		l.int(`SELECT count(*) FROM maasserver_bootresourcefile WHERE largefile_id IS NOT NULL`)
 }
 
+// strings runs a query returning one text column.
+func (l *legacy) strings(sql string, args ...any) []string {
+	l.t.Helper()
+	rows, err := l.pool.Query(context.Background(), sql, args...)
+	if err != nil {
+		l.t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		l.t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
 func hexSHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])

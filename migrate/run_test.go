@@ -24,6 +24,8 @@ func TestRunMigratesEverything(t *testing.T) {
 		VALUES ($1, 7, 7, 4000000000) RETURNING id`, missing)
 	f.file(f.set(f.resource("centos/8", "amd64/generic", "", ""), "20200101"), lost, "root-tgz", "root-tgz")
 	f.sets, f.files, f.largefiles = f.sets+1, f.files+1, f.largefiles+1
+	f.kept = append(f.kept, missing)
+	f.keptAttached++
 	r := newRegion(t, "", "region1", "")
 	if p, err := Pending(ctx, f.url); err != nil || !p {
 		t.Fatalf("Pending before = %v, %v; want true", p, err)
@@ -38,7 +40,8 @@ func TestRunMigratesEverything(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	if rep.Migrated != len(f.good) || rep.Skipped != 0 || rep.Corrupt != 2 || rep.Incomplete != 1 ||
-		rep.Sets != f.sets || rep.Files != f.files || rep.Removed != int(f.largefiles) {
+		rep.Sets != f.sets || rep.Files != f.files || rep.Removed != int(f.largefiles)-len(f.kept) ||
+		rep.Unlinked != rep.Removed || rep.Kept != len(f.kept) || rep.Declined {
 		t.Errorf("report %+v", rep)
 	}
 	var want int64
@@ -63,14 +66,16 @@ func TestRunMigratesEverything(t *testing.T) {
 	}
 	verifyMigrated(t, f, r)
 
-	// Nothing left: Pending is false and a second run returns at once.
-	if p, err := Pending(ctx, f.url); err != nil || p {
-		t.Fatalf("Pending after = %v, %v; want false", p, err)
+	// The unverified largefiles are still there: Pending stays true, and a
+	// second run copies nothing, deletes nothing and reports them again.
+	if p, err := Pending(ctx, f.url); err != nil || !p {
+		t.Fatalf("Pending after = %v, %v; want true (unverified largefiles kept)", p, err)
 	}
 	again, err := Run(ctx, r.options(f.url))
-	if err != nil || again.Plan != nil || again.Migrated+again.Skipped != 0 {
-		t.Fatalf("second Run = %+v, %v; want nothing done", again, err)
+	if err != nil || again.Migrated+again.Skipped+again.Removed != 0 || again.Kept != len(f.kept) || len(again.Problems) != 3 {
+		t.Fatalf("second Run = %+v, %v; want nothing done, %d kept", again, err, len(f.kept))
 	}
+	verifyMigrated(t, f, r)
 
 	// The region's next import extracts the migrated bootloader archives,
 	// though no upstream source is configured.

@@ -68,7 +68,7 @@ rm -rf "$B/psql"
 dropcaches
 t2=$(now)
 /usr/bin/time -v -o "$B/time.txt" "$B/bootfs-region" migrate --from-database "$LEGACY" --database-url "$REGION" \
-	--storage "$B/store" --name bench --log-level warn >"$B/migrate.out" 2>&1 ||
+	--storage "$B/store" --name bench --yes --log-level warn >"$B/migrate.out" 2>&1 ||
 	{ cat "$B/migrate.out" >&2; exit 1; }
 t3=$(now)
 wall_s=$(python3 -c "print($t3-$t2)")
