@@ -32,8 +32,15 @@ deps:
 test: deps
 	@scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 45m $(TESTFLAGS) $(PKGS)
 
+# go vet, then staticcheck at a pinned version: `go run` fetches it through
+# the module proxy the first time and reuses the cached build afterwards.
+# Override with e.g. `make vet STATICCHECK=staticcheck` to use an installed one.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
 vet:
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 bench: deps build
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
