@@ -125,7 +125,7 @@ func (m *migration) run(ctx context.Context) error {
 }
 
 // finish takes the irreversible step once every content is settled: it
-// deletes the largefiles verified on disk (all of them with
+// deletes the largefiles verified on disk (and the others with
 // DiscardUnverified) if Confirm says yes, and counts what it kept.
 func (m *migration) finish(ctx context.Context) error {
 	verified, unverified, rm := m.inv.removal(m.o.DiscardUnverified)
@@ -134,29 +134,27 @@ func (m *migration) finish(ctx context.Context) error {
 	if m.o.DiscardUnverified {
 		del = append(del, unverified...)
 	}
-	m.rep.Kept, m.rep.KeptBytes = rm.Verified+rm.Unverified, rm.VerifiedBytes+rm.UnverifiedBytes
-	if len(del) == 0 {
-		m.rep.Kept, m.rep.KeptBytes = rm.Unverified, rm.UnverifiedBytes
-		return nil
+	if len(del) > 0 {
+		// Until the step runs, every largefile stays.
+		m.rep.Kept, m.rep.KeptBytes = rm.Verified+rm.Unverified, rm.VerifiedBytes+rm.UnverifiedBytes
+		ok := false
+		if m.o.Confirm != nil {
+			var err error
+			if ok, err = m.o.Confirm(ctx, rm); err != nil {
+				m.rep.Declined = true
+				return fmt.Errorf("confirm the deletion of the migrated large objects: %w", err)
+			}
+		}
+		if !ok {
+			m.rep.Declined = true
+			return nil
+		}
+		rows, objects, err := finalize(ctx, m.conn, m.inv, del)
+		if err != nil {
+			return err
+		}
+		m.rep.Removed, m.rep.Unlinked = rows, objects
 	}
-	if m.o.Confirm == nil {
-		m.rep.Declined = true
-		return nil
-	}
-	ok, err := m.o.Confirm(ctx, rm)
-	if err != nil {
-		m.rep.Declined = true
-		return fmt.Errorf("confirm the deletion of the migrated large objects: %w", err)
-	}
-	if !ok {
-		m.rep.Declined = true
-		return nil
-	}
-	rows, objects, err := finalize(ctx, m.conn, m.inv, del)
-	if err != nil {
-		return err
-	}
-	m.rep.Removed, m.rep.Unlinked = rows, objects
 	m.rep.Kept, m.rep.KeptBytes = rm.Unverified, rm.UnverifiedBytes
 	if m.o.DiscardUnverified {
 		m.rep.Kept, m.rep.KeptBytes = 0, 0
