@@ -239,8 +239,10 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) {
 	}
 	if rep.Removed > 0 {
 		fmt.Fprintf(w, "deleted %d largefiles and %d large objects verified on disk from the MAAS database\n", rep.Removed, rep.Unlinked)
-		fmt.Fprintln(w, "bootloader archives are extracted by the region's next import (bootfs-region import)")
 		fmt.Fprintln(w, "PostgreSQL gives the objects' disk space back after `VACUUM FULL pg_largeobject` (as a superuser) on the MAAS database")
+	}
+	if rep.Migrated > 0 {
+		fmt.Fprintln(w, "bootloader archives are extracted by the region's next import (bootfs-region import)")
 	}
 	switch {
 	case rep.Declined:
