@@ -80,7 +80,8 @@ func detectShape(ctx context.Context, q querier) (shape, error) {
 // Pending reports whether the legacy database at from still holds boot
 // file content (any maasserver_largefile row). A database without the MAAS
 // tables holds none. `serve --legacy-database` uses it to decide whether to
-// run the migration before serving.
+// run the migration before serving. It stays true while largefiles are
+// kept: not verified on disk, or not yet confirmed for deletion.
 func Pending(ctx context.Context, from string) (bool, error) {
 	conn, err := connect(ctx, from)
 	if err != nil {
