@@ -38,3 +38,12 @@ type backer interface {
 }
 
 var _ backer = (*cache.Cache)(nil)
+
+// discarder is implemented by caches that can drop a whole file
+// (*cache.Cache does): the Reader drops a file that failed its whole-file
+// sha256 check.
+type discarder interface {
+	Discard(d digest.Digest, size int64) int
+}
+
+var _ discarder = (*cache.Cache)(nil)

@@ -1,0 +1,188 @@
+package rack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/wire"
+)
+
+// ErrBadFile is returned (wrapped) by ReadAt for a file whose cached
+// content, complete and verified block by block, did not match the file's
+// sha256: the regions' block digest list describes other bytes. Reads fail
+// until a region sends another list.
+var ErrBadFile = errors.New("file content does not match its sha256 (a region sent a wrong block digest list)")
+
+// wholeResult is the outcome of a whole-file check of one file.
+type wholeResult int
+
+const (
+	wholeUnchecked wholeResult = iota
+	wholeGood
+	wholeBad
+)
+
+// listSum identifies a block digest list (the same blocks, the same list).
+func listSum(bd *wire.BlockDigests) digest.Digest {
+	return digest.Of(digest.EncodeBlocks(bd.Blocks))
+}
+
+// checkWhole hashes bytes [0, size) of fd and compares them with d, once
+// per file per Reader: the first passthrough hand-over of a file, and the
+// first after every restart (a Reader lives as long as its process), pays
+// one sha256 of the file; later ones do not. Concurrent checks of one file
+// share one hashing. A file that fails is remembered as bad along with the
+// block digest list that let its blocks in; its blocks are discarded from
+// the cache and the list is forgotten (memory, DigestStore, client), so the
+// next read asks a region for the list again.
+func (r *Reader) checkWhole(ctx context.Context, d digest.Digest, size int64, fd int) bool {
+	r.wholeMu.Lock()
+	res := r.whole[d]
+	r.wholeMu.Unlock()
+	switch res {
+	case wholeGood:
+		return true
+	case wholeBad:
+		return false
+	}
+	v, _, _ := r.wholeFlights.Do(d.String(), func() (any, error) {
+		r.wholeMu.Lock()
+		res := r.whole[d]
+		r.wholeMu.Unlock()
+		if res != wholeUnchecked {
+			return res == wholeGood, nil
+		}
+		start := time.Now()
+		got, err := hashFD(fd, size)
+		r.st.wholeChecks.Add(1)
+		r.st.wholeBytes.Add(size)
+		r.st.wholeNanos.Add(int64(time.Since(start)))
+		if err != nil {
+			// Not a verdict on the file: try again at the next open.
+			r.log.Warn("cannot read a cached file to check its sha256; not passing it through", "sha256", d.String(), "err", err)
+			return false, nil
+		}
+		if got == d {
+			r.wholeMu.Lock()
+			r.whole[d] = wholeGood
+			r.wholeMu.Unlock()
+			return true, nil
+		}
+		r.st.wholeFailures.Add(1)
+		r.markBad(ctx, d, size, got)
+		return false, nil
+	})
+	return v.(bool)
+}
+
+// markBad records that file d's cached bytes hash to got, drops them and
+// forgets the block digest list that let them in.
+func (r *Reader) markBad(ctx context.Context, d digest.Digest, size int64, got digest.Digest) {
+	var sum digest.Digest
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if bd, err := r.blockDigests(ctx, d); err == nil {
+		sum = listSum(bd)
+	}
+	r.wholeMu.Lock()
+	r.whole[d] = wholeBad
+	r.badLists[d] = sum
+	r.wholeMu.Unlock()
+	dropped := 0
+	if dc, ok := r.cache.(discarder); ok {
+		dropped = dc.Discard(d, size)
+	}
+	r.forgetDigests(d)
+	r.log.Error("a wholly cached file does not match its sha256: a region sent a wrong block digest list; not serving it",
+		"sha256", d.String(), "got", got.String(), "size", size, "blocks_dropped", dropped)
+}
+
+// badFile returns ErrBadFile if d failed its whole-file check with block
+// digest list bd; a different list clears the mark.
+func (r *Reader) badFile(d digest.Digest, bd *wire.BlockDigests) error {
+	r.wholeMu.Lock()
+	defer r.wholeMu.Unlock()
+	if r.whole[d] != wholeBad {
+		return nil
+	}
+	if r.badLists[d] == listSum(bd) {
+		return ErrBadFile
+	}
+	delete(r.whole, d)
+	delete(r.badLists, d)
+	return nil
+}
+
+// hashFD returns the sha256 of bytes [0, size) of fd, read with pread (the
+// descriptor's offset is not used and fd is not closed).
+func hashFD(fd int, size int64) (digest.Digest, error) {
+	h := digest.New()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		n, err := unix.Pread(fd, buf[:min(int64(len(buf)), size-off)], off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return digest.Digest{}, fmt.Errorf("pread at %d: %w", off, err)
+		}
+		if n == 0 {
+			return digest.Digest{}, fmt.Errorf("file ends at %d of %d bytes", off, size)
+		}
+		h.Write(buf[:n])
+		off += int64(n)
+	}
+	return digest.FromHash(h), nil
+}
+
+// blockDigests returns the block digest list of d: from memory, else from
+// the DigestStore, else from a region (then saved in the store, so that the
+// file's cached blocks stay readable through a restart with no region).
+func (r *Reader) blockDigests(ctx context.Context, d digest.Digest) (*wire.BlockDigests, error) {
+	if bd := r.knownDigests(d); bd != nil {
+		return bd, nil
+	}
+	if r.store != nil {
+		if bd := r.store.Load(d); bd != nil {
+			r.known.Add(d, bd)
+			return bd, nil
+		}
+	}
+	bd, err := r.cl.BlockDigests(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if r.store != nil {
+		if err := r.store.Save(bd); err != nil {
+			r.log.Warn("cannot store a file's block digests; its cached blocks will need a region after a restart", "sha256", d.String(), "err", err)
+		}
+	}
+	r.known.Add(d, bd)
+	return bd, nil
+}
+
+func (r *Reader) knownDigests(d digest.Digest) *wire.BlockDigests {
+	bd, _ := r.known.Get(d)
+	return bd
+}
+
+func (r *Reader) forgetDigests(d digest.Digest) {
+	r.known.Remove(d)
+	r.cl.ForgetDigests(d)
+	if r.store != nil {
+		r.store.Forget(d)
+	}
+}
+
+// wholeStats are the whole-file check counters of ReaderStats.
+func (r *Reader) wholeStats(s *ReaderStats) {
+	s.WholeChecks = r.st.wholeChecks.Load()
+	s.WholeFailures = r.st.wholeFailures.Load()
+	s.WholeBytes = r.st.wholeBytes.Load()
+	s.WholeSeconds = float64(r.st.wholeNanos.Load()) / 1e9
+}
