@@ -32,59 +32,77 @@ func listSum(bd *wire.BlockDigests) digest.Digest {
 	return digest.Of(digest.EncodeBlocks(bd.Blocks))
 }
 
-// checkWhole hashes bytes [0, size) of fd and compares them with d, once
-// per file per Reader: the first passthrough hand-over of a file, and the
-// first after every restart (a Reader lives as long as its process), pays
-// one sha256 of the file; later ones do not. Concurrent checks of one file
-// share one hashing. A file that fails is remembered as bad along with the
-// block digest list that let its blocks in; its blocks are discarded from
-// the cache and the list is forgotten (memory, DigestStore, client), so the
-// next read asks a region for the list again.
-func (r *Reader) checkWhole(ctx context.Context, d digest.Digest, size int64, fd int) bool {
+// startWhole starts the whole-file check of d in the background, with fd
+// (bytes [0, size) of the file, held until release) unless one is running
+// already; it takes over release either way. The check compares the sha256
+// of the whole cached file with d, once per file per Reader: the first
+// passthrough hand-over of a file, and the first after every restart (a
+// Reader lives as long as its process), waits for one sha256 of the file;
+// later ones do not. Opens meanwhile are served through the Reader, block
+// by block, so a large file never stalls an open. A file that fails is
+// remembered as bad along with the block digest list that let its blocks
+// in; its blocks are discarded from the cache and the list is forgotten
+// (memory, DigestStore, client), so the next read asks a region for the
+// list again.
+func (r *Reader) startWhole(d digest.Digest, size int64, fd int, release func()) {
 	r.wholeMu.Lock()
-	res := r.whole[d]
-	r.wholeMu.Unlock()
-	switch res {
-	case wholeGood:
-		return true
-	case wholeBad:
-		return false
+	busy := r.checking[d] || r.whole[d] != wholeUnchecked
+	if !busy {
+		r.checking[d] = true
 	}
-	v, _, _ := r.wholeFlights.Do(d.String(), func() (any, error) {
-		r.wholeMu.Lock()
-		res := r.whole[d]
-		r.wholeMu.Unlock()
-		if res != wholeUnchecked {
-			return res == wholeGood, nil
+	r.wholeMu.Unlock()
+	if busy || !r.track() {
+		release()
+		if !busy {
+			r.wholeMu.Lock()
+			delete(r.checking, d)
+			r.wholeMu.Unlock()
 		}
+		return
+	}
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.wholeMu.Lock()
+			delete(r.checking, d)
+			r.wholeMu.Unlock()
+		}()
 		start := time.Now()
-		got, err := hashFD(fd, size)
+		got, err := hashFD(r.ctx, fd, size)
+		release()
+		if err != nil {
+			// Not a verdict on the file: tried again at the next open.
+			if r.ctx.Err() == nil {
+				r.log.Warn("cannot read a cached file to check its sha256; not passing it through", "sha256", d.String(), "err", err)
+			}
+			return
+		}
 		r.st.wholeChecks.Add(1)
 		r.st.wholeBytes.Add(size)
 		r.st.wholeNanos.Add(int64(time.Since(start)))
-		if err != nil {
-			// Not a verdict on the file: try again at the next open.
-			r.log.Warn("cannot read a cached file to check its sha256; not passing it through", "sha256", d.String(), "err", err)
-			return false, nil
-		}
 		if got == d {
 			r.wholeMu.Lock()
 			r.whole[d] = wholeGood
 			r.wholeMu.Unlock()
-			return true, nil
+			return
 		}
 		r.st.wholeFailures.Add(1)
-		r.markBad(ctx, d, size, got)
-		return false, nil
-	})
-	return v.(bool)
+		r.markBad(r.ctx, d, size, got)
+	}()
+}
+
+// wholeState returns the outcome of d's whole-file check.
+func (r *Reader) wholeState(d digest.Digest) wholeResult {
+	r.wholeMu.Lock()
+	defer r.wholeMu.Unlock()
+	return r.whole[d]
 }
 
 // markBad records that file d's cached bytes hash to got, drops them and
 // forgets the block digest list that let them in.
 func (r *Reader) markBad(ctx context.Context, d digest.Digest, size int64, got digest.Digest) {
 	var sum digest.Digest
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if bd, err := r.blockDigests(ctx, d); err == nil {
 		sum = listSum(bd)
@@ -119,11 +137,14 @@ func (r *Reader) badFile(d digest.Digest, bd *wire.BlockDigests) error {
 }
 
 // hashFD returns the sha256 of bytes [0, size) of fd, read with pread (the
-// descriptor's offset is not used and fd is not closed).
-func hashFD(fd int, size int64) (digest.Digest, error) {
+// descriptor's offset is not used and fd is not closed), or ctx's error.
+func hashFD(ctx context.Context, fd int, size int64) (digest.Digest, error) {
 	h := digest.New()
 	buf := make([]byte, 1<<20)
 	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return digest.Digest{}, err
+		}
 		n, err := unix.Pread(fd, buf[:min(int64(len(buf)), size-off)], off)
 		if err == unix.EINTR {
 			continue

@@ -177,6 +177,13 @@ func TestWholeFileCheckRefusesBadDigestList(t *testing.T) {
 		return xattrStatus(t, cfg.Mountpoint).Cache.Passthrough > 0
 	})
 	before := xattrStatus(t, cfg.Mountpoint).Cache.Passthrough
+	// The first open of the wholly cached bad file starts its check.
+	waitFor(t, 20*time.Second, "the whole-file check of the bad file to fail", func() bool {
+		if f, err := os.Open(filepath.Join(cfg.Mountpoint, "bad")); err == nil {
+			f.Close()
+		}
+		return xattrStatus(t, cfg.Mountpoint).Reads.WholeFileFailures == 1
+	})
 	f, err := os.Open(filepath.Join(cfg.Mountpoint, "bad"))
 	if err != nil {
 		t.Fatal(err)
@@ -192,8 +199,8 @@ func TestWholeFileCheckRefusesBadDigestList(t *testing.T) {
 	if st.Cache.Passthrough != before {
 		t.Errorf("the bad file was passed through (%d -> %d opens)", before, st.Cache.Passthrough)
 	}
-	if st.Reads.WholeFileFailures != 1 || st.Reads.WholeFileChecks < 2 {
-		t.Errorf("whole-file checks %d, failures %d; want >= 2 and 1", st.Reads.WholeFileChecks, st.Reads.WholeFileFailures)
+	if st.Reads.WholeFileFailures != 1 || st.Reads.WholeFileChecks != 2 {
+		t.Errorf("whole-file checks %d, failures %d; want 2 and 1", st.Reads.WholeFileChecks, st.Reads.WholeFileFailures)
 	}
 	if !errors.Is(err, syscall.EIO) {
 		t.Errorf("read of the bad file after the check: %v, want EIO", err)
