@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,7 +106,15 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	m.digests = rack.NewDigestStore(filepath.Join(cfg.CacheDir, digestsDir), log.With("component", "digests"))
 	// offline: no region answered; the saved tree is served.
 	offline, treeErr := false, error(nil)
-	t, etag, err := m.client.Tree(ctx, "", 0)
+	treeCtx := ctx
+	if _, err := os.Stat(savedTreePath(cfg.CacheDir)); err == nil {
+		// A saved tree to fall back on: do not wait long for regions.
+		var cancel context.CancelFunc
+		treeCtx, cancel = context.WithTimeoutCause(ctx, cfg.OfflineAfter,
+			fmt.Errorf("no region answered within %s (offline_after)", cfg.OfflineAfter))
+		defer cancel()
+	}
+	t, etag, err := m.client.Tree(treeCtx, "", 0)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
