@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -16,7 +17,9 @@ import (
 // a rack restarted while no region answers can still serve what its block
 // cache holds (a read needs the list of the file it reads):
 //
-//	Dir/ab/<sha256hex>    one list (SaveState format), ab its first two digits
+//	Dir/ab/<sha256hex>        one list (SaveState format), ab its first two digits
+//	Dir/ab/<sha256hex>.ok     the cached file was found to hash to its sha256
+//	                          (Reader whole-file check; cleared when a block is fetched)
 //
 // A list is written once, when the Reader first gets it from a region, and
 // is checked on load: a file that is damaged or describes another file is
@@ -76,10 +79,38 @@ func (s *DigestStore) Save(bd *wire.BlockDigests) error {
 	return SaveState(s.path(bd.SHA256), bd)
 }
 
-// Forget removes the stored list of d, if any.
+// Forget removes the stored list of d and its check record, if any.
 func (s *DigestStore) Forget(d digest.Digest) {
+	s.ClearVerified(d)
 	if err := os.Remove(s.path(d)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		s.log.Warn("cannot remove stored block digests", "sha256", d.String(), "err", err)
+	}
+}
+
+// okSuffix names the whole-file check record of a file.
+const okSuffix = ".ok"
+
+// Verified reports whether d's cached content was recorded as matching d.
+func (s *DigestStore) Verified(d digest.Digest) bool {
+	_, err := os.Stat(s.path(d) + okSuffix)
+	return err == nil
+}
+
+// MarkVerified records that d's cached content matches d. The record need
+// not survive a crash (a crash leaves the cache unstamped, and the file is
+// checked again).
+func (s *DigestStore) MarkVerified(d digest.Digest) error {
+	p := s.path(d) + okSuffix
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, nil, 0o644)
+}
+
+// ClearVerified removes d's record, if any.
+func (s *DigestStore) ClearVerified(d digest.Digest) {
+	if err := os.Remove(s.path(d) + okSuffix); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		s.log.Warn("cannot remove a whole-file check record", "sha256", d.String(), "err", err)
 	}
 }
 
@@ -101,7 +132,7 @@ func (s *DigestStore) Prune(keep func(digest.Digest) bool) (int, error) {
 		}
 		for _, e := range ents {
 			p := filepath.Join(s.dir, sh.Name(), e.Name())
-			d, err := digest.Parse(e.Name())
+			d, err := digest.Parse(strings.TrimSuffix(e.Name(), okSuffix))
 			if err == nil && keep(d) {
 				continue
 			}

@@ -35,11 +35,12 @@
 // A per-block check trusts the region's block digest list. A list that
 // describes other bytes (and a region serving those bytes) would pass it, so
 // before a wholly cached file is first handed to the kernel for passthrough
-// (Backing), once per file per process, its whole content is hashed in the
-// background and compared with the file's sha256 (whole.go); until then
-// opens are served block by block. A file that fails is never handed out,
-// its blocks are dropped from the cache, its list forgotten, and its reads
-// fail with ErrBadFile while regions send the same list.
+// (Backing) its whole content is hashed and compared with the file's sha256
+// (whole.go). The result is recorded in the DigestStore and believed after a
+// restart only while the cache's stamps vouch for the file; a block fetched
+// again clears it. A file that fails is never handed out, its blocks are
+// dropped from the cache, its list forgotten, and its reads fail with
+// ErrBadFile while regions send the same list.
 //
 // # Concurrency
 //

@@ -91,12 +91,13 @@ type Reader struct {
 	store *DigestStore
 	known *lru.Cache[digest.Digest, *wire.BlockDigests]
 
-	// wholeMu guards whole, badLists and checking: the whole-file checks done
+	// wholeMu guards whole, badLists and unverified: the whole-file checks done
 	// (whole.go) and, for a bad file, the sum of the list it failed with.
-	wholeMu  sync.Mutex
-	whole    map[digest.Digest]wholeResult
-	badLists map[digest.Digest]digest.Digest
-	checking map[digest.Digest]bool // whole-file checks running
+	wholeMu      sync.Mutex
+	whole        map[digest.Digest]wholeResult
+	badLists     map[digest.Digest]digest.Digest
+	unverified   map[digest.Digest]bool // files whose stored check record was cleared
+	wholeFlights singleflight.Group     // whole-file checks, by file
 
 	st         counters
 	putFailing atomic.Bool // the last cache Put failed
@@ -147,7 +148,7 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 		known:      known,
 		whole:      make(map[digest.Digest]wholeResult),
 		badLists:   make(map[digest.Digest]digest.Digest),
-		checking:   make(map[digest.Digest]bool),
+		unverified: make(map[digest.Digest]bool),
 	}
 	if o.Metrics != nil {
 		if err := o.Metrics.Register(&collector{r: r}); err != nil {
@@ -288,27 +289,26 @@ func (r *Reader) copyBlocks(ctx context.Context, f *file, first, last int64, p [
 // always with ReaderOptions.VerifyCacheHits, which asks for a sha256 check
 // of every block read from the disk. The bytes stay until release.
 //
-// A file is handed out only once its whole content was hashed and found
-// equal to d in this process (startWhole, started by the first call that
-// finds it wholly cached; until it ends, opens are served block by block):
-// blocks are verified against the regions' block digest list, and only
-// this check catches a list that describes other bytes. A file that fails
-// is never handed out, and its reads fail with ErrBadFile.
+// A file is handed out only once its whole content was found to hash to d
+// (checkWhole: once per file per process, the first hand-over waiting for
+// it, or once ever while the cache's stamps vouch for the file): blocks are
+// verified against the regions' block digest list, and only this check
+// catches a list that describes other bytes. A file that fails is never
+// handed out, and its reads fail with ErrBadFile.
 func (r *Reader) Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool) {
 	b, can := r.cache.(backer)
 	if !can || r.verifyHits || r.ctx.Err() != nil {
 		return -1, nil, false
 	}
-	state := r.wholeState(d)
-	if state == wholeBad {
+	if r.wholeState(d) == wholeBad {
 		return -1, nil, false
 	}
-	fd, release, ok = b.Backing(d, size)
+	fd, release, ok, trusted := b.BackingTrusted(d, size)
 	if !ok {
 		return -1, nil, false
 	}
-	if state != wholeGood {
-		r.startWhole(d, size, fd, release)
+	if !r.checkWhole(ctx, d, size, fd, trusted) {
+		release()
 		return -1, nil, false
 	}
 	return fd, release, true

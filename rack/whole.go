@@ -32,63 +32,77 @@ func listSum(bd *wire.BlockDigests) digest.Digest {
 	return digest.Of(digest.EncodeBlocks(bd.Blocks))
 }
 
-// startWhole starts the whole-file check of d in the background, with fd
-// (bytes [0, size) of the file, held until release) unless one is running
-// already; it takes over release either way. The check compares the sha256
-// of the whole cached file with d, once per file per Reader: the first
-// passthrough hand-over of a file, and the first after every restart (a
-// Reader lives as long as its process), waits for one sha256 of the file;
-// later ones do not. Opens meanwhile are served through the Reader, block
-// by block, so a large file never stalls an open. A file that fails is
-// remembered as bad along with the block digest list that let its blocks
-// in; its blocks are discarded from the cache and the list is forgotten
-// (memory, DigestStore, client), so the next read asks a region for the
-// list again.
-func (r *Reader) startWhole(d digest.Digest, size int64, fd int, release func()) {
-	r.wholeMu.Lock()
-	busy := r.checking[d] || r.whole[d] != wholeUnchecked
-	if !busy {
-		r.checking[d] = true
+// checkWhole decides whether the wholly cached file d (bytes [0, size) in
+// fd) may be handed to the kernel: its whole content must hash to d. The
+// sha256 is computed once per file per process, before the first hand-over
+// (the open waits for it), and recorded in the DigestStore; after a
+// restart the record is believed only when the cache trusted every chunk
+// of the file without checking it (trusted: a clean stop stamped the file
+// and nothing touched it since), otherwise the file is hashed again. A
+// block fetched from a region clears the record (unverify). Concurrent
+// checks of one file share one hashing. A file that fails is remembered as
+// bad along with the block digest list that let its blocks in; its blocks
+// are discarded from the cache and the list is forgotten (memory,
+// DigestStore, client), so the next read asks a region for the list again.
+func (r *Reader) checkWhole(ctx context.Context, d digest.Digest, size int64, fd int, trusted bool) bool {
+	switch r.wholeState(d) {
+	case wholeGood:
+		return true
+	case wholeBad:
+		return false
 	}
-	r.wholeMu.Unlock()
-	if busy || !r.track() {
-		release()
-		if !busy {
-			r.wholeMu.Lock()
-			delete(r.checking, d)
-			r.wholeMu.Unlock()
+	if trusted && r.store != nil && r.store.Verified(d) {
+		r.setWhole(d, wholeGood)
+		return true
+	}
+	v, _, _ := r.wholeFlights.Do(d.String(), func() (any, error) {
+		if res := r.wholeState(d); res != wholeUnchecked {
+			return res == wholeGood, nil
 		}
-		return
-	}
-	go func() {
-		defer r.wg.Done()
-		defer func() {
-			r.wholeMu.Lock()
-			delete(r.checking, d)
-			r.wholeMu.Unlock()
-		}()
 		start := time.Now()
 		got, err := hashFD(r.ctx, fd, size)
-		release()
 		if err != nil {
 			// Not a verdict on the file: tried again at the next open.
 			if r.ctx.Err() == nil {
 				r.log.Warn("cannot read a cached file to check its sha256; not passing it through", "sha256", d.String(), "err", err)
 			}
-			return
+			return false, nil
 		}
+		took := time.Since(start)
 		r.st.wholeChecks.Add(1)
 		r.st.wholeBytes.Add(size)
-		r.st.wholeNanos.Add(int64(time.Since(start)))
-		if got == d {
-			r.wholeMu.Lock()
-			r.whole[d] = wholeGood
-			r.wholeMu.Unlock()
-			return
+		r.st.wholeNanos.Add(int64(took))
+		if got != d {
+			r.st.wholeFailures.Add(1)
+			r.markBad(ctx, d, size, got)
+			return false, nil
 		}
-		r.st.wholeFailures.Add(1)
-		r.markBad(r.ctx, d, size, got)
-	}()
+		r.setWhole(d, wholeGood)
+		if r.store != nil {
+			if err := r.store.MarkVerified(d); err != nil {
+				r.log.Warn("cannot record a file's whole-file check; it is checked again after a restart", "sha256", d.String(), "err", err)
+			}
+		}
+		r.log.Debug("cached file matches its sha256", "sha256", d.String(), "size", size, "took", took)
+		return true, nil
+	})
+	return v.(bool)
+}
+
+// unverify is called for every block of d fetched from a region: the
+// cached file is no longer what a whole-file check saw (if any), so its
+// record is cleared and its next hand-over checks it again.
+func (r *Reader) unverify(d digest.Digest) {
+	r.wholeMu.Lock()
+	if r.whole[d] == wholeGood {
+		delete(r.whole, d)
+	}
+	first := !r.unverified[d]
+	r.unverified[d] = true
+	r.wholeMu.Unlock()
+	if first && r.store != nil {
+		r.store.ClearVerified(d)
+	}
 }
 
 // wholeState returns the outcome of d's whole-file check.
@@ -96,6 +110,12 @@ func (r *Reader) wholeState(d digest.Digest) wholeResult {
 	r.wholeMu.Lock()
 	defer r.wholeMu.Unlock()
 	return r.whole[d]
+}
+
+func (r *Reader) setWhole(d digest.Digest, res wholeResult) {
+	r.wholeMu.Lock()
+	defer r.wholeMu.Unlock()
+	r.whole[d] = res
 }
 
 // markBad records that file d's cached bytes hash to got, drops them and

@@ -239,3 +239,52 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWholeFileCheckOncePerStampedFile: a file checked whole in one mount is
+// not hashed again after a clean restart that the cache's stamps vouch for,
+// but is after its content file was touched.
+func TestWholeFileCheckOncePerStampedFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("FUSE passthrough needs CAP_SYS_ADMIN; not running as root")
+	}
+	r := regiontest.New(t, testSecret)
+	data := randBytes(41, 2*digest.BlockSize+11)
+	r.SetTree(files{"f": data}.tree(r, "g1"))
+	cfg := testConfig(t, r.URL())
+	path := filepath.Join(cfg.Mountpoint, "f")
+	checks := func(m *Mount) (int64, int64) {
+		st := xattrStatus(t, cfg.Mountpoint)
+		return st.Reads.WholeFileChecks, st.Cache.Passthrough
+	}
+
+	m := start(t, cfg)
+	mustRead(t, path, data)
+	waitFor(t, 20*time.Second, "a passthrough open", func() bool {
+		mustRead(t, path, data)
+		_, pt := checks(m)
+		return pt > 0
+	})
+	if n, _ := checks(m); n != 1 {
+		t.Fatalf("first mount: %d whole-file checks, want 1", n)
+	}
+	m.Close()
+
+	m = start(t, cfg)
+	mustRead(t, path, data)
+	if n, pt := checks(m); n != 0 || pt != 1 {
+		t.Errorf("after a clean restart: %d whole-file checks (want 0), %d passthrough opens (want 1)", n, pt)
+	}
+	m.Close()
+
+	// Touch the content file: its stamp no longer matches.
+	d := digest.Of(data).String()
+	content := filepath.Join(cfg.CacheDir, "files", d[:2], d)
+	if err := os.Chmod(content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m = start(t, cfg)
+	mustRead(t, path, data)
+	if n, pt := checks(m); n != 1 || pt != 1 {
+		t.Errorf("after the content file changed: %d whole-file checks (want 1), %d passthrough opens (want 1)", n, pt)
+	}
+}
