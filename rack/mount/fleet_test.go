@@ -144,6 +144,12 @@ func TestStartIgnoresDamagedSavedTree(t *testing.T) {
 	if tr, _, err := loadTree(cfg.CacheDir); err != nil || tr == nil || tr.Generation != "g1" {
 		t.Fatalf("saved tree after a mount: %v, %v", tr, err)
 	}
+	// A region refusing the secret is a configuration error, not an
+	// outage: no offline mount from the saved tree.
+	cfg.Secret = "wrong"
+	if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrNoRegion) || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("Start with a wrong secret and a saved tree = %v, want ErrNoRegion naming the secret", err)
+	}
 }
 
 // TestWholeFileCheckRefusesBadDigestList: a region whose block digest list

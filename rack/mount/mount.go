@@ -119,6 +119,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
 		}
+		if errors.Is(err, client.ErrUnauthorized) {
+			// A region answered and refused the secret: a configuration
+			// error to fix, not an outage to ride out.
+			return nil, &noRegionError{cause: err}
+		}
 		saved, at, lerr := loadTree(cfg.CacheDir)
 		if lerr != nil {
 			log.Warn("saved boot tree ignored", "path", savedTreePath(cfg.CacheDir), "err", lerr)
