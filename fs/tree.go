@@ -27,6 +27,7 @@ const maxNameLen = pathrule.MaxComponent
 type Skipped struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size"`
 	// Reason wraps ErrInvalidTree (and pathrule.ErrInvalid for a bad path).
 	Reason error `json:"-"`
 	// Why is Reason's text, for JSON.
@@ -110,7 +111,7 @@ func buildTree(w *wire.Tree) (*tree, error) {
 	for _, e := range w.Files {
 		if err := t.add(e, sizes); err != nil {
 			reason := fmt.Errorf("%w: %q: %w", ErrInvalidTree, e.Path, err)
-			sk := Skipped{Path: e.Path, Reason: reason, Why: reason.Error()}
+			sk := Skipped{Path: e.Path, Size: e.Size, Reason: reason, Why: reason.Error()}
 			if !e.SHA256.IsZero() {
 				sk.SHA256 = e.SHA256.String()
 			}

@@ -77,7 +77,10 @@ func (r *Reader) checkWhole(ctx context.Context, d digest.Digest, size int64, fd
 			r.markBad(ctx, d, size, got)
 			return false, nil
 		}
-		r.setWhole(d, wholeGood)
+		r.wholeMu.Lock()
+		r.whole[d] = wholeGood
+		delete(r.unverified, d) // the next block fetched clears the record again
+		r.wholeMu.Unlock()
 		if r.store != nil {
 			if err := r.store.MarkVerified(d); err != nil {
 				r.log.Warn("cannot record a file's whole-file check; it is checked again after a restart", "sha256", d.String(), "err", err)

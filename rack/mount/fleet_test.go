@@ -49,7 +49,8 @@ func TestTreeWithBadEntriesIsAppliedMinusThem(t *testing.T) {
 		t.Errorf("../../../x escaped the mount: %v", err)
 	}
 	st := xattrStatus(t, cfg.Mountpoint)
-	if st.Tree.Generation != "g1" || st.Tree.Skipped != 5 || len(st.Tree.SkippedEntries) != 5 || st.Tree.Files != 3 {
+	if st.Tree.Generation != "g1" || st.Tree.Skipped != 5 || len(st.Tree.SkippedEntries) != 5 || st.Tree.Files != 3 ||
+		st.Tree.Bytes != int64(len(kernel)+len("file a")+len("first")) {
 		t.Fatalf("tree status %+v", st.Tree)
 	}
 	for i, want := range []string{"../../../x", "dup", "a/b", "ubuntu/amd64", "ubuntu/amd64/x\x01"} {

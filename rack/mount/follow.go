@@ -63,6 +63,9 @@ func (m *Mount) install(t *wire.Tree, save bool) error {
 	for _, e := range t.Files {
 		size += e.Size
 	}
+	for _, sk := range skipped {
+		size -= sk.Size
+	}
 	now := time.Now()
 	s := &m.tree
 	s.mu.Lock()
