@@ -208,13 +208,14 @@ func TestFetchContextCancel(t *testing.T) {
 
 // TestProbeTimeoutBoundsReadsOfDownRegions: a region that hangs costs a read
 // the full stall timeout once; while it backs off, later reads wait at most
-// ProbeTimeout for it, so reads fail fast while every region is down.
+// ProbeTimeout for it (also once its backoff ran out), so reads fail fast
+// while every region is down.
 func TestProbeTimeoutBoundsReadsOfDownRegions(t *testing.T) {
 	a := regiontest.New(t, secret)
 	data := randomBytes(digest.BlockSize, 7)
 	d := a.Add(data)
 	a.SetHang(true)
-	c, _ := newClient(t, Options{StallTimeout: ProbeTimeout + 2*time.Second}, a)
+	c, clk := newClient(t, Options{StallTimeout: ProbeTimeout + 2*time.Second}, a)
 	buf := make([]byte, digest.BlockSize)
 	start := time.Now()
 	if _, err := c.FetchBlock(context.Background(), d, 0, buf, digest.Of(data), nil); !errors.Is(err, ErrUnavailable) {
@@ -223,6 +224,7 @@ func TestProbeTimeoutBoundsReadsOfDownRegions(t *testing.T) {
 	if took := time.Since(start); took < ProbeTimeout+2*time.Second {
 		t.Fatalf("first fetch gave up after %s, before the stall timeout", took)
 	}
+	clk.add(time.Hour) // the backoff ran out; the region is still failing
 	start = time.Now()
 	if _, err := c.FetchBlock(context.Background(), d, 0, buf, digest.Of(data), nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("hanging region again: %v", err)
