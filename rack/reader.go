@@ -99,6 +99,11 @@ type Reader struct {
 	unverified   map[digest.Digest]bool // files whose stored check record was cleared
 	wholeFlights singleflight.Group     // whole-file checks, by file
 
+	// failMu guards failed: files whose block digest list no region
+	// could serve a moment ago (whole.go).
+	failMu sync.Mutex
+	failed map[digest.Digest]digestFailure
+
 	st         counters
 	putFailing atomic.Bool // the last cache Put failed
 }
@@ -149,6 +154,7 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 		whole:      make(map[digest.Digest]wholeResult),
 		badLists:   make(map[digest.Digest]digest.Digest),
 		unverified: make(map[digest.Digest]bool),
+		failed:     make(map[digest.Digest]digestFailure),
 	}
 	if o.Metrics != nil {
 		if err := o.Metrics.Register(&collector{r: r}); err != nil {

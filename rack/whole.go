@@ -184,45 +184,6 @@ func hashFD(ctx context.Context, fd int, size int64) (digest.Digest, error) {
 	return digest.FromHash(h), nil
 }
 
-// blockDigests returns the block digest list of d: from memory, else from
-// the DigestStore, else from a region (then saved in the store, so that the
-// file's cached blocks stay readable through a restart with no region).
-func (r *Reader) blockDigests(ctx context.Context, d digest.Digest) (*wire.BlockDigests, error) {
-	if bd := r.knownDigests(d); bd != nil {
-		return bd, nil
-	}
-	if r.store != nil {
-		if bd := r.store.Load(d); bd != nil {
-			r.known.Add(d, bd)
-			return bd, nil
-		}
-	}
-	bd, err := r.cl.BlockDigests(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	if r.store != nil {
-		if err := r.store.Save(bd); err != nil {
-			r.log.Warn("cannot store a file's block digests; its cached blocks will need a region after a restart", "sha256", d.String(), "err", err)
-		}
-	}
-	r.known.Add(d, bd)
-	return bd, nil
-}
-
-func (r *Reader) knownDigests(d digest.Digest) *wire.BlockDigests {
-	bd, _ := r.known.Get(d)
-	return bd
-}
-
-func (r *Reader) forgetDigests(d digest.Digest) {
-	r.known.Remove(d)
-	r.cl.ForgetDigests(d)
-	if r.store != nil {
-		r.store.Forget(d)
-	}
-}
-
 // wholeStats are the whole-file check counters of ReaderStats.
 func (r *Reader) wholeStats(s *ReaderStats) {
 	s.WholeChecks = r.st.wholeChecks.Load()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -106,6 +107,7 @@ func TestMountsOfflineFromSavedState(t *testing.T) {
 	mustRead(t, filepath.Join(cfg.Mountpoint, "boot/cached"), cached)
 	begin = time.Now()
 	_, err = os.ReadFile(filepath.Join(cfg.Mountpoint, "boot/uncached"))
+	t.Logf("uncached read offline: %v after %s", err, time.Since(begin))
 	if took := time.Since(begin); !errors.Is(err, syscall.EIO) || took > 5*time.Second {
 		t.Errorf("uncached read offline: %v after %s, want EIO within 5s", err, took)
 	}
@@ -120,6 +122,47 @@ func TestMountsOfflineFromSavedState(t *testing.T) {
 	mustRead(t, filepath.Join(cfg.Mountpoint, "boot/uncached"), uncached)
 	if st := xattrStatus(t, cfg.Mountpoint); !st.Tree.OfflineSince.IsZero() {
 		t.Errorf("online status %+v", st.Tree)
+	}
+}
+
+// TestMountsOfflineWhenRegionHangs: a region that accepts connections but
+// never answers (a hung host) holds a restart up for at most OfflineAfter;
+// the mount then serves offline and an uncached read fails within
+// client.ProbeTimeout, not the stall timeout.
+func TestMountsOfflineWhenRegionHangs(t *testing.T) {
+	r := regiontest.New(t, testSecret)
+	cached, uncached := randBytes(51, digest.BlockSize+1), randBytes(52, 1000)
+	r.SetTree(files{"cached": cached, "uncached": uncached}.tree(r, "g1"))
+	cfg := testConfig(t, r.URL())
+	m := start(t, cfg)
+	mustRead(t, filepath.Join(cfg.Mountpoint, "cached"), cached)
+	m.Close()
+
+	// The kernel completes connections to a listener nobody accepts on;
+	// requests then wait forever for an answer.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cfg.Regions = []string{"http://" + ln.Addr().String()}
+	cfg.OfflineAfter = time.Second
+	begin := time.Now()
+	m = start(t, cfg)
+	took := time.Since(begin)
+	t.Logf("offline start with a hung region took %s", took)
+	if took > 5*time.Second {
+		t.Errorf("offline start took %s with offline_after 1s", took)
+	}
+	if st := xattrStatus(t, cfg.Mountpoint); !st.Tree.Offline || st.Tree.Generation != "g1" {
+		t.Fatalf("status %+v", st.Tree)
+	}
+	mustRead(t, filepath.Join(cfg.Mountpoint, "cached"), cached)
+	begin = time.Now()
+	_, err = os.ReadFile(filepath.Join(cfg.Mountpoint, "uncached"))
+	t.Logf("uncached read with a hung region: %v after %s", err, time.Since(begin))
+	if took := time.Since(begin); !errors.Is(err, syscall.EIO) || took > 5*time.Second {
+		t.Errorf("uncached read with a hung region: %v after %s, want EIO within 5s", err, took)
 	}
 }
 
