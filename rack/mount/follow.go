@@ -37,7 +37,7 @@ type treeState struct {
 	failing      bool          // the last poll failed
 	offlineSince time.Time     // first failed poll of the current run (zero: online)
 	lastErr      string        // the last poll error or refused tree
-	refused      int64         // trees fs refused
+	refused      int64         // trees fs refused (only a nil tree now: bad entries are skipped)
 	// skipped are the entries of the installed tree fs left out.
 	skipped []fs.Skipped
 	// loggedSkips are the skipped entries (path and reason) logged
