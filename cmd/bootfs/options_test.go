@@ -152,7 +152,7 @@ func TestPrintStatus(t *testing.T) {
 	}
 	out = b.String()
 	for _, want := range []string{
-		"OFFLINE since 2025-01-02T03:02:35Z (1m30s): serving the last tree and the cached files",
+		"offline since 2025-01-02T03:02:35Z (1m30s): serving the last tree and the cached files",
 		"2 entries skipped as bad or clashing", `"../../../x": invalid tree`, "and 1 more",
 		"5 whole cached files checked against their sha256 before passthrough, 1 FAILED",
 	} {

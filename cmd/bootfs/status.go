@@ -77,7 +77,7 @@ func printStatus(w io.Writer, st *mount.Status, now time.Time) error {
 	poll := "last answer " + ago(now, t.LastAnswer) + " ago"
 	switch {
 	case t.Offline:
-		poll = "OFFLINE since " + t.OfflineSince.UTC().Format(time.RFC3339) + " (" + ago(now, t.OfflineSince) +
+		poll = "offline since " + t.OfflineSince.UTC().Format(time.RFC3339) + " (" + ago(now, t.OfflineSince) +
 			"): serving the last tree and the cached files, retrying the regions; " + oneLine(t.LastError)
 	case t.Failing:
 		poll = "NO REGION ANSWERS since " + ago(now, t.LastAnswer) + ": " + t.LastError
