@@ -16,8 +16,11 @@
 // # Snapshots, not a mutable inode tree
 //
 // The tree lives in an immutable snapshot (type tree) behind an atomic
-// pointer. Root.Update validates a whole wire.Tree, builds a new snapshot and
-// swaps the pointer: every LOOKUP and READDIR answers from exactly one
+// pointer. Root.Update validates every entry of a wire.Tree against the
+// rules shared with the region (internal/pathrule) and the entries before
+// it, leaves out the bad or clashing ones (Root.Skipped lists them; one bad
+// entry never keeps the rest out), builds a new snapshot and swaps the
+// pointer: every LOOKUP and READDIR answers from exactly one
 // snapshot, so a client never sees half an update (a new kernel next to the
 // old initrd). Directory nodes implement Lookup and Readdir themselves
 // against the current snapshot instead of relying on go-fuse's persistent

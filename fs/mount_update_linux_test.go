@@ -87,12 +87,15 @@ func TestMountUpdate(t *testing.T) {
 		t.Errorf("root lists %q, want %q", got, want)
 	}
 
-	err = m.root.Update(files{"../x": []byte("x")}.tree(m.c, "bad"))
-	if !errors.Is(err, ErrInvalidTree) {
-		t.Fatalf("bad tree: %v", err)
+	bad := files{"../x": []byte("x"), kernelPath: v2, "keep": []byte("keep")}.tree(m.c, "bad")
+	if err := m.root.Update(bad); err != nil {
+		t.Fatalf("tree with a bad entry: %v", err)
 	}
 	if got, err := os.ReadFile(m.path(kernelPath)); err != nil || !bytes.Equal(got, v2) {
-		t.Errorf("after a refused tree: %d bytes, %v", len(got), err)
+		t.Errorf("after a tree with a bad entry: %d bytes, %v", len(got), err)
+	}
+	if sk := m.root.Skipped(); len(sk) != 1 || sk[0].Path != "../x" {
+		t.Errorf("Skipped = %+v", sk)
 	}
 	if s := m.root.Stats(); s.Notifications == 0 || s.NotifyFailures != 0 {
 		t.Errorf("stats %+v", s)

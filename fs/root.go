@@ -88,10 +88,13 @@ func (r *Root) OnAdd(context.Context) { r.attached.Store(true) }
 // so a file opened before the update keeps reading the content it opened and
 // a new open sees only the new content. Directories that become empty
 // disappear. The kernel is told at once about every name that changed.
-// Update refuses a bad tree entirely (the current one stays) with an error
-// wrapping ErrInvalidTree and naming the path: "..", "." or empty
-// components, absolute paths, a path that is both a file and a directory,
-// duplicates, a missing sha256, a negative size, one sha256 with two sizes.
+//
+// Update applies the valid part of t: an entry that is bad (a path that
+// internal/pathrule refuses: "..", "." or empty components, absolute, NUL or
+// control characters, too long; a missing sha256; a negative size) or that
+// clashes with an earlier entry (a duplicate path, a path that is both a
+// file and a directory, one sha256 with two sizes) is left out, and listed
+// by Skipped until the next Update. Only a nil tree is refused (ErrInvalidTree).
 // It is safe to call while the file system is mounted and busy, and before
 // mounting.
 func (r *Root) Update(t *wire.Tree) error {
@@ -105,6 +108,10 @@ func (r *Root) Update(t *wire.Tree) error {
 	r.notify(prev, next)
 	return nil
 }
+
+// Skipped returns the entries the tree installed last left out, in tree
+// order (nil when none). The slice is shared: do not modify it.
+func (r *Root) Skipped() []Skipped { return r.cur.Load().skipped }
 
 // Generation returns the Generation of the tree last installed by Update
 // ("" before the first one).

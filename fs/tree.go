@@ -9,15 +9,30 @@ import (
 	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pathrule"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
-// ErrInvalidTree is returned (wrapped, naming the offending path) by
-// Root.Update for a tree it refuses.
+// ErrInvalidTree is returned by Root.Update for a nil tree, and wraps the
+// Reason of every entry a tree's snapshot skipped (see Skipped).
 var ErrInvalidTree = errors.New("invalid tree")
 
-// maxNameLen is NAME_MAX: the kernel refuses longer path components.
-const maxNameLen = 255
+// maxNameLen is NAME_MAX: the kernel refuses longer path components
+// (pathrule.MaxComponent is the same).
+const maxNameLen = pathrule.MaxComponent
+
+// Skipped is an entry of a tree that Update left out of the file system,
+// and why. The rest of the tree is applied: one bad entry never keeps a
+// stale tree or stops a mount.
+type Skipped struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size"`
+	// Reason wraps ErrInvalidTree (and pathrule.ErrInvalid for a bad path).
+	Reason error `json:"-"`
+	// Why is Reason's text, for JSON.
+	Why string `json:"why"`
+}
 
 // baseTime is the mtime of directories and the origin of file mtimes
 // (2000-01-01T00:00:00Z).
@@ -27,6 +42,8 @@ const baseTime = 946684800
 // after buildTree returns; Update replaces the whole snapshot.
 type tree struct {
 	generation string
+	// skipped are the entries of the wire tree left out, in tree order.
+	skipped []Skipped
 	// dirs maps a directory's slash-separated path ("" is the root) to it.
 	dirs  map[string]*dirInfo
 	files int
@@ -77,7 +94,11 @@ func emptyTree() *tree {
 	return t
 }
 
-// buildTree validates w and builds its snapshot, or refuses it whole.
+// buildTree validates w and builds its snapshot of every valid entry: an
+// entry that is bad on its own (path, size, sha256) or clashes with an
+// earlier one (a duplicate path, a path that is a file and a directory,
+// one sha256 with two sizes) is skipped and recorded in tree.skipped.
+// Only a nil tree is refused.
 func buildTree(w *wire.Tree) (*tree, error) {
 	if w == nil {
 		return nil, fmt.Errorf("%w: nil tree", ErrInvalidTree)
@@ -89,7 +110,12 @@ func buildTree(w *wire.Tree) (*tree, error) {
 	sizes := make(map[digest.Digest]int64, len(w.Files))
 	for _, e := range w.Files {
 		if err := t.add(e, sizes); err != nil {
-			return nil, fmt.Errorf("%w: %q: %w", ErrInvalidTree, e.Path, err)
+			reason := fmt.Errorf("%w: %q: %w", ErrInvalidTree, e.Path, err)
+			sk := Skipped{Path: e.Path, Size: e.Size, Reason: reason, Why: reason.Error()}
+			if !e.SHA256.IsZero() {
+				sk.SHA256 = e.SHA256.String()
+			}
+			t.skipped = append(t.skipped, sk)
 		}
 	}
 	for _, d := range t.dirs {
@@ -111,8 +137,10 @@ func newDirInfo(path string) *dirInfo {
 }
 
 // add validates one entry and links it, creating its parent directories.
+// An entry it refuses changes nothing (the directories it would create come
+// after the last existing one, where no clash can happen).
 func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
-	comps, err := splitPath(e.Path)
+	comps, err := pathrule.Path(e.Path)
 	if err != nil {
 		return err
 	}
@@ -125,7 +153,6 @@ func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
 	if s, ok := sizes[e.SHA256]; ok && s != e.Size {
 		return fmt.Errorf("sha256 %s listed with sizes %d and %d", e.SHA256.Short(12), s, e.Size)
 	}
-	sizes[e.SHA256] = e.Size
 
 	dir := t.dirs[""]
 	for i, name := range comps[:len(comps)-1] {
@@ -150,6 +177,7 @@ func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
 		}
 		return errors.New("duplicate path")
 	}
+	sizes[e.SHA256] = e.Size
 	dir.kids[name] = child{file: &fileInfo{
 		path:   e.Path,
 		digest: e.SHA256,
@@ -160,30 +188,6 @@ func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
 	t.files++
 	t.bytes += e.Size
 	return nil
-}
-
-// splitPath checks a tree path and returns its components.
-func splitPath(p string) ([]string, error) {
-	switch {
-	case p == "":
-		return nil, errors.New("empty path")
-	case strings.HasPrefix(p, "/"):
-		return nil, errors.New("absolute path")
-	case strings.IndexByte(p, 0) >= 0:
-		return nil, errors.New("NUL byte in path")
-	}
-	comps := strings.Split(p, "/")
-	for _, c := range comps {
-		switch {
-		case c == "":
-			return nil, errors.New("empty path component")
-		case c == "." || c == "..":
-			return nil, fmt.Errorf("%q path component", c)
-		case len(c) > maxNameLen:
-			return nil, fmt.Errorf("path component longer than %d bytes", maxNameLen)
-		}
-	}
-	return comps, nil
 }
 
 // hashIno derives a stable inode number from a kind, an optional digest and

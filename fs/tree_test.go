@@ -13,7 +13,7 @@ func entry(path string, content string) wire.Entry {
 	return wire.Entry{Path: path, SHA256: digest.Of([]byte(content)), Size: int64(len(content))}
 }
 
-func TestBuildTreeRefusesBadTrees(t *testing.T) {
+func TestBuildTreeSkipsBadEntries(t *testing.T) {
 	zero := wire.Entry{Path: "zero", Size: 1}
 	tests := []struct {
 		name  string
@@ -27,6 +27,8 @@ func TestBuildTreeRefusesBadTrees(t *testing.T) {
 		{"absolute", []wire.Entry{entry("/etc/passwd", "x")}, `"/etc/passwd"`},
 		{"empty path", []wire.Entry{entry("", "x")}, `""`},
 		{"NUL", []wire.Entry{entry("a\x00b", "x")}, `"a\x00b"`},
+		{"control character", []wire.Entry{entry("a\nb", "x")}, `"a\nb"`},
+		{"backslash", []wire.Entry{entry(`a\b`, "x")}, `"a\\b"`},
 		{"long name", []wire.Entry{entry(strings.Repeat("n", 256), "x")}, strings.Repeat("n", 256)},
 		{"file then dir", []wire.Entry{entry("a", "x"), entry("a/b", "y")}, `"a/b"`},
 		{"dir then file", []wire.Entry{entry("a/b", "y"), entry("a", "x")}, `"a"`},
@@ -35,14 +37,30 @@ func TestBuildTreeRefusesBadTrees(t *testing.T) {
 		{"missing sha256", []wire.Entry{zero}, `"zero"`},
 		{"one sha two sizes", []wire.Entry{entry("a", "x"), {Path: "b", SHA256: digest.Of([]byte("x")), Size: 2}}, `"b"`},
 	}
+	good := entry("ok/file", "good")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildTree(&wire.Tree{Files: tc.files})
-			if !errors.Is(err, ErrInvalidTree) {
-				t.Fatalf("err = %v, want ErrInvalidTree", err)
-			}
-			if !strings.Contains(err.Error(), tc.path) {
-				t.Errorf("error %q does not name %s", err, tc.path)
+			// The good entry, first or last, is applied all the same.
+			for _, files := range [][]wire.Entry{append([]wire.Entry{good}, tc.files...), append(tc.files[:len(tc.files):len(tc.files)], good)} {
+				tr, err := buildTree(&wire.Tree{Files: files})
+				if err != nil {
+					t.Fatalf("buildTree: %v", err)
+				}
+				if len(tr.skipped) != 1 {
+					t.Fatalf("skipped %+v, want one entry", tr.skipped)
+				}
+				sk := tr.skipped[0]
+				if !errors.Is(sk.Reason, ErrInvalidTree) || !strings.Contains(sk.Why, tc.path) {
+					t.Errorf("skipped %+v: reason does not wrap ErrInvalidTree or name %s", sk, tc.path)
+				}
+				if tr.files != len(files)-1 || tr.dirs["ok"] == nil || tr.dirs["ok"].kids["file"].file == nil {
+					t.Errorf("%d files applied, want %d with ok/file", tr.files, len(files)-1)
+				}
+				for p, d := range tr.dirs {
+					if len(d.kids) == 0 && p != "" {
+						t.Errorf("skipped entry left empty directory %q", p)
+					}
+				}
 			}
 		})
 	}

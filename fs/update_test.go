@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -97,23 +96,33 @@ func TestUpdateNotifiesChangedNames(t *testing.T) {
 	}
 }
 
-func TestBadUpdateKeepsTree(t *testing.T) {
+func TestUpdateSkipsBadEntries(t *testing.T) {
 	g := newRig(t, Options{})
 	mustUpdate(t, g.root, files{"a": []byte("1")}.tree(g.c, "good"))
 	g.rec.take()
 	bad := files{"b": []byte("2"), "../escape": []byte("3")}.tree(g.c, "bad")
-	err := g.root.Update(bad)
-	if !errors.Is(err, ErrInvalidTree) || !strings.Contains(err.Error(), "../escape") {
-		t.Fatalf("err = %v", err)
+	if err := g.root.Update(bad); err != nil {
+		t.Fatalf("Update: %v", err)
 	}
-	if g.root.Generation() != "good" || string(g.readFile("a", 10)) != "1" {
-		t.Error("a refused tree replaced the old one")
+	sk := g.root.Skipped()
+	if len(sk) != 1 || sk[0].Path != "../escape" || !errors.Is(sk[0].Reason, ErrInvalidTree) {
+		t.Fatalf("Skipped = %+v", sk)
 	}
-	if _, st := g.lookup("b"); st != fuse.ENOENT {
-		t.Errorf("b from the refused tree: %v", st)
+	if g.root.Generation() != "bad" || string(g.readFile("b", 10)) != "2" {
+		t.Error("the valid part of the tree was not applied")
 	}
-	if n := g.rec.take(); len(n) != 0 {
-		t.Errorf("refused tree sent %v", n)
+	if _, st := g.lookup("a"); st != fuse.ENOENT {
+		t.Errorf("a from the old tree: %v", st)
+	}
+	if _, st := g.lookup(".."); st == 0 {
+		t.Error("lookup .. succeeded")
+	}
+	mustUpdate(t, g.root, files{"c": []byte("3")}.tree(g.c, "later"))
+	if len(g.root.Skipped()) != 0 || string(g.readFile("c", 10)) != "3" {
+		t.Errorf("later good tree: skipped %+v", g.root.Skipped())
+	}
+	if err := g.root.Update(nil); !errors.Is(err, ErrInvalidTree) {
+		t.Errorf("nil tree: %v", err)
 	}
 }
 

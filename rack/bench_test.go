@@ -101,3 +101,37 @@ func getAll(b *testing.B, base string, d digest.Digest, size int64, hash bool) {
 		}
 	}
 }
+
+// BenchmarkWholeFileCheck is the cost of the whole-file sha256 check a
+// cached file gets before its first passthrough hand-over (whole.go): a
+// 256 MiB content file, warm in the page cache (as it is right after being
+// cached), hashed through hashFD. Reported as MB/s; s/GiB = 1073.7 / MB/s.
+func BenchmarkWholeFileCheck(b *testing.B) {
+	const size = 256 << 20
+	f, err := os.CreateTemp(b.TempDir(), "content")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for range size / len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want, err := hashFD(context.Background(), int(f.Fd()), size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		got, err := hashFD(context.Background(), int(f.Fd()), size)
+		if err != nil || got != want {
+			b.Fatalf("hashFD = %v, %v", got, err)
+		}
+	}
+}

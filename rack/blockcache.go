@@ -34,7 +34,16 @@ var _ rangeReader = (*cache.Cache)(nil)
 // backer is implemented by caches that can hand out a whole cached file
 // (*cache.Cache does); see Reader.Backing.
 type backer interface {
-	Backing(d digest.Digest, size int64) (fd int, release func(), ok bool)
+	BackingTrusted(d digest.Digest, size int64) (fd int, release func(), ok, trusted bool)
 }
 
 var _ backer = (*cache.Cache)(nil)
+
+// discarder is implemented by caches that can drop a whole file
+// (*cache.Cache does): the Reader drops a file that failed its whole-file
+// sha256 check.
+type discarder interface {
+	Discard(d digest.Digest, size int64) int
+}
+
+var _ discarder = (*cache.Cache)(nil)

@@ -25,6 +25,23 @@
 // Bytes reach the caller's buffer only from a block that passed one of those
 // checks; a block that fails verification is neither cached nor returned.
 //
+// A read first needs the file's block digest list: from memory, else from
+// the DigestStore on disk (ReaderOptions.Digests), else from a region, and
+// then it is stored, so that cached files stay readable after a restart
+// while no region answers.
+//
+// # Whole-file check
+//
+// A per-block check trusts the region's block digest list. A list that
+// describes other bytes (and a region serving those bytes) would pass it, so
+// before a wholly cached file is first handed to the kernel for passthrough
+// (Backing) its whole content is hashed and compared with the file's sha256
+// (whole.go). The result is recorded in the DigestStore and believed after a
+// restart only while the cache's stamps vouch for the file; a block fetched
+// again clears it. A file that fails is never handed out, its blocks are
+// dropped from the cache, its list forgotten, and its reads fail with
+// ErrBadFile while regions send the same list.
+//
 // # Concurrency
 //
 // Loading a block (steps 2 and 3) happens once however many readers want it

@@ -123,6 +123,7 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		}
 		return nil, fmt.Errorf("block %d: %w", i, err)
 	}
+	r.unverify(f.d)
 	r.st.fetches.Add(1)
 	r.st.bytes.Add(int64(n))
 	if ahead {

@@ -47,6 +47,10 @@ type ReaderOptions struct {
 	// BlockCache (one sha256 per MiB loaded from disk) instead of trusting
 	// the cache's own integrity checks.
 	VerifyCacheHits bool
+	// Digests, if set, keeps the block digest list of every file read on
+	// disk and is asked before the regions, so that cached files stay
+	// readable after a restart while no region answers.
+	Digests *DigestStore
 	// Log receives cache write failures and readahead errors. nil discards.
 	Log *slog.Logger
 	// Metrics, if set, registers the Reader's counters (bootfs_rack_reader_*).
@@ -82,6 +86,24 @@ type Reader struct {
 	holdersMu sync.RWMutex
 	holders   map[digest.Digest][]string
 
+	// store (may be nil) and known (lists from the store or a region)
+	// back blockDigests.
+	store *DigestStore
+	known *lru.Cache[digest.Digest, *wire.BlockDigests]
+
+	// wholeMu guards whole, badLists and unverified: the whole-file checks done
+	// (whole.go) and, for a bad file, the sum of the list it failed with.
+	wholeMu      sync.Mutex
+	whole        map[digest.Digest]wholeResult
+	badLists     map[digest.Digest]digest.Digest
+	unverified   map[digest.Digest]bool // files whose stored check record was cleared
+	wholeFlights singleflight.Group     // whole-file checks, by file
+
+	// failMu guards failed: files whose block digest list no region
+	// could serve a moment ago (whole.go).
+	failMu sync.Mutex
+	failed map[digest.Digest]digestFailure
+
 	st         counters
 	putFailing atomic.Bool // the last cache Put failed
 }
@@ -113,6 +135,7 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	seq, _ := lru.New[digest.Digest, *seqState](4096) // fails only for size <= 0
+	known, _ := lru.New[digest.Digest, *wire.BlockDigests](1024)
 	r := &Reader{
 		cache:      c,
 		cl:         cl,
@@ -126,6 +149,12 @@ func NewReader(c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
 		ctx:        ctx,
 		cancel:     cancel,
 		seq:        seq,
+		store:      o.Digests,
+		known:      known,
+		whole:      make(map[digest.Digest]wholeResult),
+		badLists:   make(map[digest.Digest]digest.Digest),
+		unverified: make(map[digest.Digest]bool),
+		failed:     make(map[digest.Digest]digestFailure),
 	}
 	if o.Metrics != nil {
 		if err := o.Metrics.Register(&collector{r: r}); err != nil {
@@ -167,8 +196,11 @@ func (r *Reader) ReadAt(ctx context.Context, d digest.Digest, size int64, p []by
 	if r.ctx.Err() != nil {
 		return 0, ErrClosed
 	}
-	bd, err := r.cl.BlockDigests(ctx, d)
+	bd, err := r.blockDigests(ctx, d)
 	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", d.Short(12), err)
+	}
+	if err := r.badFile(d, bd); err != nil {
 		return 0, fmt.Errorf("read %s: %w", d.Short(12), err)
 	}
 	if bd.Size != size {
@@ -262,12 +294,30 @@ func (r *Reader) copyBlocks(ctx context.Context, f *file, first, last int64, p [
 // can hand files out (see cache.Cache.Backing). ok is false otherwise, and
 // always with ReaderOptions.VerifyCacheHits, which asks for a sha256 check
 // of every block read from the disk. The bytes stay until release.
+//
+// A file is handed out only once its whole content was found to hash to d
+// (checkWhole: once per file per process, the first hand-over waiting for
+// it, or once ever while the cache's stamps vouch for the file): blocks are
+// verified against the regions' block digest list, and only this check
+// catches a list that describes other bytes. A file that fails is never
+// handed out, and its reads fail with ErrBadFile.
 func (r *Reader) Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool) {
 	b, can := r.cache.(backer)
 	if !can || r.verifyHits || r.ctx.Err() != nil {
 		return -1, nil, false
 	}
-	return b.Backing(d, size)
+	if r.wholeState(d) == wholeBad {
+		return -1, nil, false
+	}
+	fd, release, ok, trusted := b.BackingTrusted(d, size)
+	if !ok {
+		return -1, nil, false
+	}
+	if !r.checkWhole(ctx, d, size, fd, trusted) {
+		release()
+		return -1, nil, false
+	}
+	return fd, release, true
 }
 
 // SetHolders sets which region URLs hold each file (see Holders); they are

@@ -9,6 +9,8 @@ import (
 // counters are the Reader's statistics.
 type counters struct {
 	hits, misses, fetches, bytes, readahead, verifyFailures, putErrors, inFlight atomic.Int64
+	// whole-file sha256 checks before passthrough (whole.go)
+	wholeChecks, wholeFailures, wholeBytes, wholeNanos atomic.Int64
 }
 
 // ReaderStats are counters of a Reader since it was made.
@@ -29,6 +31,12 @@ type ReaderStats struct {
 	PutErrors int64
 	// InFlight is the number of fetches from regions in progress.
 	InFlight int64
+	// WholeChecks are whole-file sha256 checks of cached files before
+	// their first passthrough hand-over, WholeBytes the bytes they hashed
+	// and WholeSeconds the time they took; WholeFailures are files whose
+	// cached bytes did not match their sha256 (a wrong block digest list).
+	WholeChecks, WholeFailures, WholeBytes int64
+	WholeSeconds                           float64
 }
 
 // Stats returns the Reader's counters.
@@ -43,6 +51,7 @@ func (r *Reader) Stats() ReaderStats {
 		PutErrors:        r.st.putErrors.Load(),
 		InFlight:         r.st.inFlight.Load(),
 	}
+	r.wholeStats(&s)
 	for _, rs := range r.cl.Stats() {
 		s.VerifyFailures += rs.VerifyFailures
 	}
@@ -61,10 +70,14 @@ var (
 	descCorrupt   = prometheus.NewDesc("bootfs_rack_reader_cache_verify_failures_total", "Blocks from the disk cache that failed verification.", nil, nil)
 	descPutErrors = prometheus.NewDesc("bootfs_rack_reader_cache_put_errors_total", "Verified blocks the disk cache failed to store.", nil, nil)
 	descInFlight  = prometheus.NewDesc("bootfs_rack_reader_fetches_in_flight", "Block fetches from regions in progress.", nil, nil)
+	descWhole     = prometheus.NewDesc("bootfs_rack_reader_whole_file_checks_total", "Whole-file sha256 checks of cached files before passthrough.", nil, nil)
+	descWholeBad  = prometheus.NewDesc("bootfs_rack_reader_whole_file_check_failures_total", "Cached files whose bytes did not match their sha256 (a wrong block digest list from a region).", nil, nil)
+	descWholeB    = prometheus.NewDesc("bootfs_rack_reader_whole_file_check_bytes_total", "Bytes hashed by whole-file checks.", nil, nil)
+	descWholeS    = prometheus.NewDesc("bootfs_rack_reader_whole_file_check_seconds_total", "Time spent in whole-file checks.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHits, descMisses, descFetches, descBytes, descReadahead, descCorrupt, descPutErrors, descInFlight} {
+	for _, d := range []*prometheus.Desc{descHits, descMisses, descFetches, descBytes, descReadahead, descCorrupt, descPutErrors, descInFlight, descWhole, descWholeBad, descWholeB, descWholeS} {
 		ch <- d
 	}
 }
@@ -81,5 +94,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReadahead, st.readahead.Load())
 	counter(descCorrupt, st.verifyFailures.Load())
 	counter(descPutErrors, st.putErrors.Load())
+	counter(descWhole, st.wholeChecks.Load())
+	counter(descWholeBad, st.wholeFailures.Load())
+	counter(descWholeB, st.wholeBytes.Load())
+	ch <- prometheus.MustNewConstMetric(descWholeS, prometheus.CounterValue, float64(st.wholeNanos.Load())/1e9)
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(st.inFlight.Load()))
 }

@@ -79,6 +79,8 @@ Options (-o, comma-separated):
    max_fetches=N        concurrent block fetches from regions (default 16)
    kernel_readahead=SIZE  the kernel's readahead on the mount (default 4M; 0: the kernel's 128K)
    tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
+   offline_after=DURATION  with a tree saved in cache_dir, how long the mount waits for
+                        a region before it mounts offline from that tree (default 15s)
    verify_cache         re-check the sha256 of every block read from the disk cache
                         (turns passthrough off: the kernel's reads could not be checked)
    no_passthrough       never let the kernel read wholly cached files directly

@@ -114,6 +114,8 @@ func parseOption(req *mountRequest, opt string) error {
 		}
 	case "tree_wait":
 		c.TreeWait, err = parseDuration(value, time.Second, 5*time.Minute)
+	case "offline_after":
+		c.OfflineAfter, err = parseDuration(value, 100*time.Millisecond, 10*time.Minute)
 	case "memory_limit":
 		req.memoryLimit, err = parseSize(value)
 		if err == nil && req.memoryLimit < 16<<20 {
@@ -137,7 +139,7 @@ func parseOption(req *mountRequest, opt string) error {
 // valueOptions are the options that need "=VALUE".
 var valueOptions = map[string]bool{
 	"cache_size": true, "cache_dir": true, "secret_file": true, "metrics": true, "readahead": true,
-	"max_fetches": true, "kernel_readahead": true, "tree_wait": true, "log_level": true,
+	"max_fetches": true, "kernel_readahead": true, "tree_wait": true, "offline_after": true, "log_level": true,
 	"log_file": true, "fsname": true, "memory_limit": true,
 }
 

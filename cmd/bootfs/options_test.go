@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/fs"
 	"github.com/bootfs/bootfs/rack/mount"
 )
 
@@ -34,7 +35,7 @@ func TestParseMountArgsFstabLine(t *testing.T) {
 
 func TestParseMountArgsEveryOption(t *testing.T) {
 	req, err := parseMountArgs([]string{"-f", "http://r:5240", "mnt", "-ocache_size=512M,readahead=0",
-		"-o", "metrics=127.0.0.1:9248,max_fetches=4,kernel_readahead=1M,tree_wait=10s,verify_cache",
+		"-o", "metrics=127.0.0.1:9248,max_fetches=4,kernel_readahead=1M,tree_wait=10s,offline_after=5s,verify_cache",
 		"-o", "log_level=warn,log_file=bootfs.log,fsname=boot,debug,cache_dir=c,secret_file=s,memory_limit=128M"})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	c := req.cfg
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	if !req.foreground || c.CacheSize != 512<<20 || c.Readahead != -1 || c.MetricsListen != "127.0.0.1:9248" ||
-		c.MaxFetches != 4 || c.KernelReadahead != 1<<20 || c.TreeWait != 10*time.Second || !c.VerifyCache ||
+		c.MaxFetches != 4 || c.KernelReadahead != 1<<20 || c.TreeWait != 10*time.Second || c.OfflineAfter != 5*time.Second || !c.VerifyCache ||
 		!c.Debug || req.logLevel != slog.LevelDebug || c.FsName != "boot" || req.memoryLimit != 128<<20 {
 		t.Errorf("request %+v", req)
 	}
@@ -138,6 +139,25 @@ func TestPrintStatus(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+
+	st.Tree.Offline, st.Tree.OfflineSince, st.Tree.LastError = true, now.Add(-90*time.Second), "tree: no region could serve the request"
+	st.Tree.Skipped = 2
+	st.Tree.SkippedEntries = []fs.Skipped{{Path: "../../../x", Why: `invalid tree: "../../../x": component ".." is dot component`}}
+	st.Reads.WholeFileChecks, st.Reads.WholeFileFailures = 5, 1
+	b.Reset()
+	if err := printStatus(&b, st, now); err != nil {
+		t.Fatal(err)
+	}
+	out = b.String()
+	for _, want := range []string{
+		"offline since 2025-01-02T03:02:35Z (1m30s): serving the last tree and the cached files",
+		"2 entries skipped as bad or clashing", `"../../../x": invalid tree`, "and 1 more",
+		"5 whole cached files checked against their sha256 before passthrough, 1 FAILED",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("offline status output lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -75,11 +75,24 @@ func printStatus(w io.Writer, st *mount.Status, now time.Time) error {
 	fmt.Fprintf(tw, "mount\t%s from %s, up %s\n", st.Mountpoint, st.Source, ago(now, st.Started))
 	t := st.Tree
 	poll := "last answer " + ago(now, t.LastAnswer) + " ago"
-	if t.Failing {
+	switch {
+	case t.Offline:
+		poll = "offline since " + t.OfflineSince.UTC().Format(time.RFC3339) + " (" + ago(now, t.OfflineSince) +
+			"): serving the last tree and the cached files, retrying the regions; " + oneLine(t.LastError)
+	case t.Failing:
 		poll = "NO REGION ANSWERS since " + ago(now, t.LastAnswer) + ": " + t.LastError
 	}
 	fmt.Fprintf(tw, "tree\tgeneration %s, %d files, %s; installed %s ago, %d updates; %s\n",
 		t.Generation, t.Files, bytesStr(t.Bytes), ago(now, t.Updated), t.Updates, poll)
+	if t.Skipped > 0 {
+		fmt.Fprintf(tw, "\t%d entries skipped as bad or clashing (the rest is served):\n", t.Skipped)
+		for _, sk := range t.SkippedEntries {
+			fmt.Fprintf(tw, "\t  %q: %s\n", sk.Path, oneLine(sk.Why))
+		}
+		if n := t.Skipped - len(t.SkippedEntries); n > 0 {
+			fmt.Fprintf(tw, "\t  and %d more\n", n)
+		}
+	}
 	if t.Refused > 0 {
 		fmt.Fprintf(tw, "\t%d trees refused as invalid: %s\n", t.Refused, t.LastError)
 	}
@@ -96,6 +109,13 @@ func printStatus(w io.Writer, st *mount.Status, now time.Time) error {
 		100*r.HitRatio, r.BlockHits, r.BlockMisses, r.Reads, bytesStr(int64(r.ReadBytes)), r.ReadErrors)
 	fmt.Fprintf(tw, "fetches\t%d blocks, %s (%d by readahead), %d in flight, %d failed verification\n",
 		r.Fetches, bytesStr(r.BytesFetched), r.ReadaheadFetches, r.InFlight, r.VerifyFailures)
+	if r.WholeFileChecks > 0 || r.WholeFileFailures > 0 {
+		bad := ""
+		if r.WholeFileFailures > 0 {
+			bad = fmt.Sprintf(", %d FAILED (a region sent a wrong block digest list; those files answer EIO)", r.WholeFileFailures)
+		}
+		fmt.Fprintf(tw, "checks\t%d whole cached files checked against their sha256 before passthrough%s\n", r.WholeFileChecks, bad)
+	}
 	if st.Metrics != "" {
 		fmt.Fprintf(tw, "metrics\thttp://%s/metrics\n", st.Metrics)
 	}

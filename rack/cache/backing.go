@@ -34,15 +34,25 @@ import (
 // With Options.VerifyHits, which promises a check on every read, Backing
 // always says no.
 func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok bool) {
+	fd, release, ok, _ = c.BackingTrusted(d, size)
+	return fd, release, ok
+}
+
+// BackingTrusted is Backing, and also reports whether every chunk of the
+// file was trusted already (written or checked by this process, or loaded
+// under a matching stamp after a clean stop) so that none needed checking
+// now: false after a crash, or when anything touched the file since the
+// clean stop.
+func (c *Cache) BackingTrusted(d digest.Digest, size int64) (fd int, release func(), ok, trusted bool) {
 	if c.verifyHits || size <= 0 {
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	n := digest.BlockCount(size, digest.BlockSize)
 	es := make([]*entry, 0, n)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	for i := range n {
 		e := c.entries[Key{File: d, Index: i}]
@@ -50,7 +60,7 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		// unchecked, and a block whose fsync fails later is discarded.
 		if e == nil || e.size != min(digest.BlockSize, size-i*digest.BlockSize) || !e.synced {
 			c.mu.Unlock()
-			return -1, nil, false
+			return -1, nil, false, false
 		}
 		es = append(es, e)
 	}
@@ -79,7 +89,7 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 		if !outOfFDs(err) {
 			c.readFailed(first, err)
 		}
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	fd = bf.fd
 	c.mu.Lock()
@@ -88,7 +98,7 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	if !current { // every block was evicted meanwhile and the file unlinked
 		unix.Close(fd)
 		unpin()
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	// The kernel reads up to the file's end: it must hold every block.
 	var st unix.Stat_t
@@ -100,19 +110,20 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 			err = fmt.Errorf("%s: %d bytes, want %d: %w", f.path, st.Size, size, errTruncated)
 		}
 		c.readFailed(last, err)
-		return -1, nil, false
+		return -1, nil, false, false
 	}
-	if !c.verifyAll(bf, es) {
+	verified, checked := c.verifyAll(bf, es)
+	if !verified {
 		unix.Close(fd)
 		unpin()
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	if err := c.markFragile(f); err != nil {
 		unix.Close(fd)
 		unpin()
 		c.log.Warn("cannot mark a cached file as handed to the kernel; not passing it through",
 			slog.String("path", f.path), slog.Any("err", err))
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	// Another reader may have discarded a block meanwhile (found bad, or
 	// its fsync failed): hand out only what is still cached.
@@ -125,7 +136,7 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 	if !intact {
 		unix.Close(fd)
 		unpin()
-		return -1, nil, false
+		return -1, nil, false, false
 	}
 	c.backings.Add(1)
 	var once sync.Once
@@ -134,16 +145,16 @@ func (c *Cache) Backing(d digest.Digest, size int64) (fd int, release func(), ok
 			unix.Close(fd)
 			unpin()
 		})
-	}, true
+	}, true, !checked
 }
 
 // verifyAll checks every untrusted chunk of the pinned entries es, in the
 // content file f, and marks them trusted. A block that fails is discarded
-// (and counted) and the result is false. The file is mapped read-only and
+// (and counted) and ok is false; checked says whether any chunk needed it. The file is mapped read-only and
 // the chunks are checked in place by several workers, which costs the CRC
 // alone, no copy; a fault on the mapping (the file truncated under us) is
 // caught and fails the block.
-func (c *Cache) verifyAll(f blockFile, es []*entry) bool {
+func (c *Cache) verifyAll(f blockFile, es []*entry) (ok, checked bool) {
 	var jobs []entry
 	var end int64
 	c.mu.Lock()
@@ -155,12 +166,12 @@ func (c *Cache) verifyAll(f blockFile, es []*entry) bool {
 	}
 	c.mu.Unlock()
 	if len(jobs) == 0 {
-		return true
+		return true, false
 	}
 	m, err := unix.Mmap(f.fd, 0, int(end), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		c.readFailed(jobs[0], &fs.PathError{Op: "mmap", Path: f.path, Err: err})
-		return false
+		return false, true
 	}
 	defer unix.Munmap(m)
 	var g errgroup.Group
@@ -188,7 +199,7 @@ func (c *Cache) verifyAll(f blockFile, es []*entry) bool {
 			return nil
 		})
 	}
-	return g.Wait() == nil
+	return g.Wait() == nil, true
 }
 
 // checkMapped checks the untrusted chunks of e against p, its bytes in a

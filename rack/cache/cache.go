@@ -208,6 +208,34 @@ func (c *Cache) Contains(k Key) bool {
 	return ok && !c.closed
 }
 
+// Discard drops every cached block of file d (size bytes), counted as
+// corrupt: the caller found the file's content wrong as a whole. Blocks in
+// use keep their bytes until released. It returns how many were dropped.
+func (c *Cache) Discard(d digest.Digest, size int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0
+	}
+	n := 0
+	for i := range digest.BlockCount(size, digest.BlockSize) {
+		if e := c.entries[Key{File: d, Index: i}]; e != nil {
+			c.removeLocked(e)
+			n++
+		}
+	}
+	c.corrupt.Add(int64(n))
+	return n
+}
+
+// HoldsFile reports whether any block of file d is cached (or being
+// stored).
+func (c *Cache) HoldsFile(d digest.Digest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.files[d] != nil && !c.closed
+}
+
 // Stats returns the current state and counters.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()

@@ -15,6 +15,9 @@
 //	Dir/files/ab/<sha256hex>           the cached blocks of one file
 //	Dir/fragile/<sha256hex>            the file was handed to the kernel (fragile.go)
 //
+// (Dir/tree and Dir/digests/ are the mount's saved tree and block digest
+// lists, see rack/mount and rack.DigestStore; the cache leaves them alone.)
+//
 // where "ab" is the first two hex digits of the digest. Eviction frees a
 // block's space by punching its slot out of the file
 // (FALLOC_FL_PUNCH_HOLE) and unlinks a file left without blocks. A file

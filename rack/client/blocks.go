@@ -45,6 +45,10 @@ func (c *Client) BlockDigests(ctx context.Context, d digest.Digest) (*wire.Block
 	}
 }
 
+// ForgetDigests drops the memoised block digest list of d, if any: the next
+// BlockDigests asks a region again.
+func (c *Client) ForgetDigests(d digest.Digest) { c.digests.Remove(d) }
+
 func (c *Client) fetchDigests(ctx context.Context, d digest.Digest) (*wire.BlockDigests, error) {
 	var errs []error
 	for _, r := range c.order(nil) {
@@ -58,7 +62,7 @@ func (c *Client) fetchDigests(ctx context.Context, d digest.Digest) (*wire.Block
 }
 
 func (c *Client) digestsFrom(ctx context.Context, r *region, d digest.Digest) (*wire.BlockDigests, error) {
-	resp, err := c.get(ctx, r, wire.PathBlobs+d.String()+"/blocks", c.stall)
+	resp, err := c.get(ctx, r, wire.PathBlobs+d.String()+"/blocks", c.firstTimeout(r))
 	if err != nil {
 		return nil, c.fail(ctx, r, err, false)
 	}

@@ -47,7 +47,7 @@ func (c *Client) FetchBlock(ctx context.Context, d digest.Digest, off int64, buf
 func (c *Client) fetchFrom(ctx context.Context, r *region, d digest.Digest, off int64, buf []byte, want digest.Digest) error {
 	start := time.Now()
 	last := off + int64(len(buf)) - 1
-	resp, err := c.get(ctx, r, wire.PathBlobs+d.String(), c.stall, "Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(last, 10))
+	resp, err := c.get(ctx, r, wire.PathBlobs+d.String(), c.firstTimeout(r), "Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(last, 10))
 	if err != nil {
 		return c.fail(ctx, r, err, false)
 	}

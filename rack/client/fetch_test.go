@@ -205,3 +205,42 @@ func TestFetchContextCancel(t *testing.T) {
 		t.Fatal("a cancelled fetch went on to the next region")
 	}
 }
+
+// TestProbeTimeoutBoundsReadsOfDownRegions: a region that hangs costs a read
+// the full stall timeout once; while it backs off, later reads wait at most
+// ProbeTimeout for it (also once its backoff ran out), so reads fail fast
+// while every region is down.
+func TestProbeTimeoutBoundsReadsOfDownRegions(t *testing.T) {
+	a := regiontest.New(t, secret)
+	data := randomBytes(digest.BlockSize, 7)
+	d := a.Add(data)
+	a.SetHang(true)
+	c, clk := newClient(t, Options{StallTimeout: ProbeTimeout + 2*time.Second}, a)
+	buf := make([]byte, digest.BlockSize)
+	start := time.Now()
+	if _, err := c.FetchBlock(context.Background(), d, 0, buf, digest.Of(data), nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("hanging region: %v", err)
+	}
+	if took := time.Since(start); took < ProbeTimeout+2*time.Second {
+		t.Fatalf("first fetch gave up after %s, before the stall timeout", took)
+	}
+	clk.add(time.Hour) // the backoff ran out; the region is still failing
+	start = time.Now()
+	if _, err := c.FetchBlock(context.Background(), d, 0, buf, digest.Of(data), nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("hanging region again: %v", err)
+	}
+	if took := time.Since(start); took > ProbeTimeout+time.Second {
+		t.Errorf("fetch from a region backing off took %s, want at most ProbeTimeout (%s)", took, ProbeTimeout)
+	}
+	start = time.Now()
+	if _, err := c.BlockDigests(context.Background(), d); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("block digests from a hanging region: %v", err)
+	}
+	if took := time.Since(start); took > ProbeTimeout+time.Second {
+		t.Errorf("block digests from a region backing off took %s", took)
+	}
+	a.SetHang(false)
+	if _, err := c.FetchBlock(context.Background(), d, 0, buf, digest.Of(data), nil); err != nil {
+		t.Fatalf("recovered region: %v", err)
+	}
+}

@@ -95,6 +95,26 @@ func boolCmp(a, b bool) int {
 	}
 }
 
+// ProbeTimeout bounds the wait for the response header of a read request
+// (block digests, a block) sent to a region whose last request failed
+// (whether or not its backoff has run out): while every region is down, a
+// read of a file not cached fails (EIO) after at most ProbeTimeout per
+// region instead of Options.StallTimeout, and a region that answers again
+// is used at once (tree polls keep probing in the background).
+const ProbeTimeout = 2 * time.Second
+
+// firstTimeout is how long a read request to r may wait for its response
+// header: the stall timeout, or ProbeTimeout when r's last request failed.
+func (c *Client) firstTimeout(r *region) time.Duration {
+	c.mu.Lock()
+	failing := r.failures > 0
+	c.mu.Unlock()
+	if failing {
+		return min(c.stall, ProbeTimeout)
+	}
+	return c.stall
+}
+
 // succeeded records a successful request that brought n file bytes and
 // took d (0: not timed, e.g. a long-poll).
 func (c *Client) succeeded(r *region, n int64, d time.Duration) {

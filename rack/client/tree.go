@@ -48,6 +48,13 @@ func (c *Client) treeFrom(ctx context.Context, r *region, path, etag string, wai
 	}
 	resp, err := c.get(ctx, r, path, c.stall+wait, hdr...)
 	if err != nil {
+		if wait == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// A plain tree request must answer at once: a caller's
+			// deadline running out (Start's offline_after) counts
+			// against the region, so that reads then probe it briefly.
+			c.failed(r, err, false)
+			return nil, "", err
+		}
 		return nil, "", c.fail(ctx, r, err, false)
 	}
 	switch resp.StatusCode {

@@ -22,6 +22,7 @@ const (
 	DefaultTreeWait      = 30 * time.Second
 	DefaultFlushInterval = 30 * time.Second
 	DefaultDrainTimeout  = 10 * time.Second
+	DefaultOfflineAfter  = 15 * time.Second
 	// DefaultKernelReadahead is four blocks.
 	DefaultKernelReadahead = 4 << 20
 	// cacheLockWait is how long Start waits for a cache directory still
@@ -93,6 +94,11 @@ type Config struct {
 	TreeWait time.Duration
 	// FlushInterval is how often the cache index is persisted. Default 30s.
 	FlushInterval time.Duration
+	// OfflineAfter is how long Start waits for a region to answer with the
+	// tree when the cache directory holds a saved tree; then it mounts
+	// offline from that tree. Without a saved tree Start waits as long as
+	// its context allows. Default 15s.
+	OfflineAfter time.Duration
 	// DrainTimeout is how long Close waits for a busy mount to be released
 	// after a lazy unmount. Default 10s.
 	DrainTimeout time.Duration
@@ -140,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = DefaultOfflineAfter
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DefaultDrainTimeout

@@ -7,8 +7,13 @@
 //
 // Start does everything that can fail before anything is mounted: it reads
 // the shared secret, binds the metrics listener (if asked for), opens and
-// locks the cache directory, and fetches the boot tree from the regions,
-// failing with every region's error if none answers. Only then does it
+// locks the cache directory, and fetches the boot tree from the regions.
+// If none answers it falls back on the tree saved in the cache directory
+// by an earlier mount (saved.go; waiting at most Config.OfflineAfter for
+// the regions when there is one) and mounts offline: the cached files are
+// served (their block digest lists are saved beside them, rack.DigestStore)
+// and the follower keeps trying the regions. With no saved tree it fails
+// with every region's error. Only then does it
 // install the tree and mount the file system read-only, so a mount that
 // exists is a mount that serves. Once Start returns, the mount is live:
 // tftpd-hpa and nginx can read it. Start also raises the kernel's readahead
@@ -34,10 +39,14 @@
 // fs.Root.Update, which swaps it atomically, and its holders (which regions
 // hold a complete copy of each file, Entry.Regions mapped to URLs through
 // Tree.Regions) are handed to the reader, which asks those regions first.
-// A tree fs refuses is logged and skipped; the current one stays. While no
-// region answers, the follower backs off (1s doubling to 30s) and the mount
-// keeps serving the last tree it has: files already cached are served from
-// the cache, others fail with EIO until a region comes back.
+// fs applies the valid part of every tree: entries it skips (bad paths,
+// clashes) are logged once each and counted in Status and the metrics.
+// Every tree installed is saved in the cache directory. While no region
+// answers the mount is offline (Status.Tree.OfflineSince): the follower
+// backs off (1s doubling to 30s) and the mount keeps serving the last tree
+// it has: files already cached are served from the cache, others fail with
+// EIO (quickly: the client probes a region that just failed with
+// client.ProbeTimeout) until a region comes back.
 //
 // # Observability
 //

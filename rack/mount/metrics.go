@@ -72,6 +72,8 @@ var (
 	descTreeUpdates = prometheus.NewDesc("bootfs_rack_tree_updates_total", "Boot trees installed.", nil, nil)
 	descTreeErrors  = prometheus.NewDesc("bootfs_rack_tree_poll_errors_total", "Tree polls no region answered.", nil, nil)
 	descTreeRefused = prometheus.NewDesc("bootfs_rack_tree_refused_total", "Trees the file system refused as invalid.", nil, nil)
+	descTreeSkipped = prometheus.NewDesc("bootfs_rack_tree_skipped_entries", "Entries of the installed tree left out as bad or clashing.", nil, nil)
+	descOffline     = prometheus.NewDesc("bootfs_rack_offline", "1 while no region answers (the mount serves its last tree and the cached files).", nil, nil)
 	descTreeAge     = prometheus.NewDesc("bootfs_rack_tree_last_answer_timestamp_seconds", "When a region last answered a tree poll.", nil, nil)
 	descLookups     = prometheus.NewDesc("bootfs_rack_fs_lookups_total", "FUSE lookups answered.", nil, nil)
 	descNegLookups  = prometheus.NewDesc("bootfs_rack_fs_negative_lookups_total", "FUSE lookups answered ENOENT.", nil, nil)
@@ -83,7 +85,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTreeFiles, descTreeBytes, descTreeUpdates, descTreeErrors,
-		descTreeRefused, descTreeAge, descLookups, descNegLookups, descOpens, descReads, descReadBytes, descReadErrors} {
+		descTreeRefused, descTreeSkipped, descOffline, descTreeAge, descLookups, descNegLookups, descOpens, descReads, descReadBytes, descReadErrors} {
 		ch <- d
 	}
 }
@@ -98,7 +100,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := &c.m.tree
 	s.mu.Lock()
 	files, bytes, updates, errs, refused, answer := s.files, s.bytes, s.updates, s.pollErrors, s.refused, s.lastAnswer
+	skipped, offline := len(s.skipped), 0.0
+	if !s.offlineSince.IsZero() {
+		offline = 1
+	}
 	s.mu.Unlock()
+	gauge(descTreeSkipped, float64(skipped))
+	gauge(descOffline, offline)
 	gauge(descTreeFiles, float64(files))
 	gauge(descTreeBytes, float64(bytes))
 	counter(descTreeUpdates, float64(updates))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +28,7 @@ type Mount struct {
 	started time.Time
 
 	cache   *cache.Cache
+	digests *rack.DigestStore
 	client  *client.Client
 	reader  *rack.Reader
 	root    *fs.Root
@@ -100,17 +103,49 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	if err != nil {
 		return nil, err
 	}
-	t, etag, err := m.client.Tree(ctx, "", 0)
+	m.digests = rack.NewDigestStore(filepath.Join(cfg.CacheDir, digestsDir), log.With("component", "digests"))
+	// offline: no region answered; the saved tree is served.
+	offline, treeErr := false, error(nil)
+	treeCtx := ctx
+	if _, err := os.Stat(savedTreePath(cfg.CacheDir)); err == nil {
+		// A saved tree to fall back on: do not wait long for regions.
+		var cancel context.CancelFunc
+		treeCtx, cancel = context.WithTimeoutCause(ctx, cfg.OfflineAfter,
+			fmt.Errorf("no region answered within %s (offline_after)", cfg.OfflineAfter))
+		defer cancel()
+	}
+	t, etag, err := m.client.Tree(treeCtx, "", 0)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
 		}
-		return nil, &noRegionError{cause: err}
+		if errors.Is(err, client.ErrUnauthorized) {
+			// A region answered and refused the secret: a configuration
+			// error to fix, not an outage to ride out.
+			return nil, &noRegionError{cause: err}
+		}
+		saved, at, lerr := loadTree(cfg.CacheDir)
+		if lerr != nil {
+			log.Warn("saved boot tree ignored", "path", savedTreePath(cfg.CacheDir), "err", lerr)
+		}
+		if saved == nil {
+			return nil, &noRegionError{cause: err}
+		}
+		log.Warn("no region answered; mounting offline with the tree saved in the cache directory, serving the cached files, retrying the regions in the background",
+			"saved", at, "generation", saved.Generation, "err", err)
+		t, etag, offline, treeErr = saved, "", true, err
+	}
+	// Keep the lists of files the cache holds; the others are fetched
+	// again when read.
+	if n, err := m.digests.Prune(m.cache.HoldsFile); err != nil {
+		log.Warn("cannot prune the stored block digests", "dir", filepath.Join(cfg.CacheDir, digestsDir), "err", err)
+	} else if n > 0 {
+		log.Debug("pruned stored block digests of files no longer cached", "files", n)
 	}
 
 	m.reader = rack.NewReader(m.cache, m.client, rack.ReaderOptions{
 		Readahead: cfg.Readahead, MaxFetches: cfg.MaxFetches, VerifyCacheHits: cfg.VerifyCache,
-		Log: log.With("component", "reader"), Metrics: reg,
+		Digests: m.digests, Log: log.With("component", "reader"), Metrics: reg,
 	})
 	undo = append(undo, func() { m.reader.Close() })
 	content := fs.Content(m.reader)
@@ -119,8 +154,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	}
 	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON,
 		Passthrough: !cfg.NoPassthrough && !cfg.VerifyCache})
-	if err := m.install(t, etag); err != nil {
+	if err := m.install(t, !offline); err != nil {
 		return nil, fmt.Errorf("the regions' boot tree: %w", err)
+	}
+	if offline {
+		m.pollFailed(treeErr)
 	}
 	if reg != nil {
 		reg.MustRegister(&collector{m: m})
@@ -149,7 +187,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		m.goBg(func() { m.metrics.serve(m.bg) })
 	}
 	log.Info("mounted", "mountpoint", cfg.Mountpoint, "regions", strings.Join(cfg.Regions, ","),
-		"generation", t.Generation, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
+		"generation", t.Generation, "offline", offline, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
 	return m, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/bootfs/bootfs/fs"
 )
 
 // Status is a running mount's state, served as JSON by the root's
@@ -31,7 +33,19 @@ type TreeStatus struct {
 	Refused    int64     `json:"refused"`     // trees the file system refused
 	Failing    bool      `json:"failing"`     // the last poll failed
 	LastError  string    `json:"last_error,omitempty"`
+	// Offline is set while no region answers (since OfflineSince): the
+	// mount serves its last tree, which came from the cache directory if
+	// it started so, and the cached files; other reads fail with EIO.
+	Offline      bool      `json:"offline"`
+	OfflineSince time.Time `json:"offline_since,omitzero"`
+	// Skipped counts the entries of the tree left out as bad or clashing
+	// (the rest is served); SkippedEntries lists the first of them.
+	Skipped        int          `json:"skipped"`
+	SkippedEntries []fs.Skipped `json:"skipped_entries,omitempty"`
 }
+
+// maxSkippedListed bounds TreeStatus.SkippedEntries.
+const maxSkippedListed = 20
 
 // CacheStatus describes the on-disk block cache.
 type CacheStatus struct {
@@ -64,15 +78,20 @@ type ReadStatus struct {
 	// BlockHits are blocks of reads served from memory or the disk cache,
 	// BlockMisses blocks that waited for a region; HitRatio is
 	// hits / (hits + misses), 0 before any read.
-	BlockHits        int64   `json:"block_hits"`
-	BlockMisses      int64   `json:"block_misses"`
-	HitRatio         float64 `json:"hit_ratio"`
-	Fetches          int64   `json:"fetches"` // blocks fetched, readahead included
-	BytesFetched     int64   `json:"bytes_fetched"`
-	ReadaheadFetches int64   `json:"readahead_fetches"`
-	VerifyFailures   int64   `json:"verify_failures"` // blocks that failed their sha256
-	CachePutErrors   int64   `json:"cache_put_errors"`
-	InFlight         int64   `json:"in_flight"`
+	BlockHits   int64 `json:"block_hits"`
+	BlockMisses int64 `json:"block_misses"`
+	// WholeFileChecks are sha256 checks of whole cached files before their
+	// first passthrough hand-over; WholeFileFailures the files that failed
+	// (a region's block digest list describing other bytes).
+	WholeFileChecks   int64   `json:"whole_file_checks"`
+	WholeFileFailures int64   `json:"whole_file_failures"`
+	HitRatio          float64 `json:"hit_ratio"`
+	Fetches           int64   `json:"fetches"` // blocks fetched, readahead included
+	BytesFetched      int64   `json:"bytes_fetched"`
+	ReadaheadFetches  int64   `json:"readahead_fetches"`
+	VerifyFailures    int64   `json:"verify_failures"` // blocks that failed their sha256
+	CachePutErrors    int64   `json:"cache_put_errors"`
+	InFlight          int64   `json:"in_flight"`
 }
 
 // RegionStatus is one configured region as the mount sees it.
@@ -103,6 +122,8 @@ func (m *Mount) Status() Status {
 		Generation: s.generation, Files: s.files, Bytes: s.bytes, Updated: s.updated,
 		LastAnswer: s.lastAnswer, Updates: s.updates, PollErrors: s.pollErrors,
 		Refused: s.refused, Failing: s.failing, LastError: s.lastErr,
+		Offline: !s.offlineSince.IsZero(), OfflineSince: s.offlineSince,
+		Skipped: len(s.skipped), SkippedEntries: s.skipped[:min(len(s.skipped), maxSkippedListed)],
 	}
 	treeRegions := s.regions
 	s.mu.Unlock()
@@ -122,6 +143,7 @@ func (m *Mount) Status() Status {
 		BlockHits: rs.Hits, BlockMisses: rs.Misses, Fetches: rs.Fetches, BytesFetched: rs.BytesFetched,
 		ReadaheadFetches: rs.ReadaheadFetches, VerifyFailures: rs.VerifyFailures,
 		CachePutErrors: rs.PutErrors, InFlight: rs.InFlight,
+		WholeFileChecks: rs.WholeChecks, WholeFileFailures: rs.WholeFailures,
 	}
 	if n := rs.Hits + rs.Misses; n > 0 {
 		st.Reads.HitRatio = float64(rs.Hits) / float64(n)

@@ -15,6 +15,7 @@
 package regiontest
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -61,6 +62,17 @@ type blockKey struct {
 // test ends.
 func New(tb testing.TB, secret string) *Region {
 	tb.Helper()
+	return NewAt(tb, secret, "127.0.0.1:0")
+}
+
+// NewAt is New listening on addr, e.g. the address of a Region closed
+// earlier ("the region is back").
+func NewAt(tb testing.TB, secret, addr string) *Region {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tb.Fatalf("regiontest: listen on %s: %v", addr, err)
+	}
 	r := &Region{
 		Secret:    secret,
 		stop:      make(chan struct{}),
@@ -71,7 +83,10 @@ func New(tb testing.TB, secret string) *Region {
 		blockReqs: make(map[blockKey]int),
 		reqs:      make(map[string]int),
 	}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.Listener.Close()
+	r.srv.Listener = ln
+	r.srv.Start()
 	tb.Cleanup(func() {
 		close(r.stop)
 		r.srv.Close()
@@ -98,6 +113,14 @@ func (r *Region) Add(data []byte) digest.Digest {
 	r.blobs[whole] = data
 	r.digests[whole] = &wire.BlockDigests{SHA256: whole, Size: int64(len(data)), BlockSize: digest.BlockSize, Blocks: blocks}
 	return whole
+}
+
+// SetBlob replaces the bytes the region serves for d (which then no longer
+// match d: a region with a bad store).
+func (r *Region) SetBlob(d digest.Digest, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.blobs[d] = data
 }
 
 // SetBlockDigests replaces what the region answers for d's block digests.
