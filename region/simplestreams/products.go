@@ -251,6 +251,9 @@ func parseSize(raw json.RawMessage) (int64, error) {
 		return 0, err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("size %s is out of range (at most %d bytes, 1 TiB, for one file)", s, MaxItemSize)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an integer", s)
 	}

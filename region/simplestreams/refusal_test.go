@@ -43,6 +43,9 @@ func TestLoadAllRefusesBadProducts(t *testing.T) {
 		{"size just over 1 TiB", "size", "1099511627777", func(d obj) {
 			newest(d)["squashfs"].(obj)["size"] = MaxItemSize + 1
 		}, ErrFormat},
+		{"size over 2^64", "size", "36893488147419103232", func(d obj) {
+			newest(d)["squashfs"].(obj)["size"] = json.Number("36893488147419103232")
+		}, ErrFormat},
 		{"missing subarch", "", "", func(d obj) { delete(product(d), "subarch") }, ErrFormat},
 	}
 	for _, c := range cases {
