@@ -35,8 +35,7 @@ func (im *Importer) extractBootloaders(ctx context.Context) error {
 		return err
 	}
 	held := snap.Held[im.cfg.RegionID]
-	refused := map[digest.Digest]wire.Refusal{}
-	defer func() { im.refused.setArchives(refused) }()
+	refused := map[digest.Digest]wire.Refusal{} // this pass's; replaces the last pass's when it completes
 	var errs []error
 	for i := range snap.Sets {
 		set := &snap.Sets[i]
@@ -74,6 +73,7 @@ func (im *Importer) extractBootloaders(ctx context.Context) error {
 			}
 		}
 	}
+	im.refused.setArchives(refused)
 	return errors.Join(errs...)
 }
 
