@@ -131,6 +131,9 @@ func runImport(c *cli.Context) error {
 	}
 	var failed []string
 	for _, t := range targets {
+		for _, r := range t.st.Refused { // bad upstream products or archives; the rest was imported
+			fmt.Fprintf(c.App.Writer, "region %s refused %s: %s\n", t.name, r.Product, r.Reason)
+		}
 		if l := t.st.LastImport; l != nil && l.State == "failed" {
 			failed = append(failed, fmt.Sprintf("region %s: %s", t.name, l.Error))
 		}

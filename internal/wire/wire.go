@@ -145,6 +145,21 @@ type ImportStatus struct {
 	// until LastImport.Number exceeds the Imports it saw.
 	Imports    int64        `json:"imports"`
 	LastImport *ImportEnded `json:"last_import,omitempty"`
+	// Refused lists what the region refused to import, with why: products
+	// of the latest import whose metadata is bad, and bootloader archives
+	// that cannot be extracted. Everything else was imported.
+	Refused []Refusal `json:"refused,omitempty"`
+}
+
+// Refusal is one product (or one of its files) a region refused.
+type Refusal struct {
+	Source  string `json:"source,omitempty"`  // mirror URL
+	Product string `json:"product"`           // product id, or resource name for an archive
+	Version string `json:"version,omitempty"` // product version, if known
+	Item    string `json:"item,omitempty"`    // item or archive file, if one is to blame
+	Field   string `json:"field,omitempty"`   // offending field, e.g. "release"
+	Value   string `json:"value,omitempty"`   // its value
+	Reason  string `json:"reason"`            // the full error
 }
 
 // ImportEnded is the outcome of one finished import.

@@ -50,6 +50,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f0f
 <h2>Import</h2>
 <p>{{.Import.State}}{{if .Import.Error}}: <span class="bad">{{.Import.Error}}</span>{{end}} &mdash;
 {{.Import.FilesDone}} of {{.Import.FilesTotal}} files, {{bytes .Import.BytesDone}} of {{bytes .Import.BytesTotal}}</p>
+{{range .Import.Refused}}<p class="bad">refused {{.Product}}: {{.Reason}}</p>{{end}}
 {{if .Import.Current}}<table><tr><th>file</th><th>from</th><th>progress</th></tr>
 {{range .Import.Current}}<tr><td>{{.Name}}</td><td>{{.From}}</td><td>{{bytes .Done}} of {{bytes .Size}}</td></tr>{{end}}</table>{{end}}
 <h2>Store</h2>

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pathrule"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/simplestreams"
 	"github.com/bootfs/bootfs/region/tree"
@@ -21,12 +23,20 @@ const FiletypeArchive = "archive.tar.xz"
 // member files (recorded as files of the same set, stored as blobs, and
 // linked under bootloaders/<type>/<arch>/ in the store). Sets whose members
 // are already recorded and held are skipped.
+//
+// An archive whose content is bad (not a tar.xz, an unsafe or duplicate
+// member name, over a limit of simplestreams.ExtractArchive) is refused on
+// its own: logged once, listed in Status, not read again, and the other
+// archives are still extracted; it does not fail the import. Other errors
+// (database, store) are returned, after the remaining archives were tried.
 func (im *Importer) extractBootloaders(ctx context.Context) error {
 	snap, err := im.cfg.DB.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
 	held := snap.Held[im.cfg.RegionID]
+	refused := map[digest.Digest]wire.Refusal{} // this pass's; replaces the last pass's when it completes
+	var errs []error
 	for i := range snap.Sets {
 		set := &snap.Sets[i]
 		if set.BootloaderType == "" {
@@ -36,16 +46,51 @@ func (im *Importer) extractBootloaders(ctx context.Context) error {
 			if f.Filetype != FiletypeArchive || held[f.SHA256] != f.Size {
 				continue
 			}
+			if w, ok := im.refused.archive(f.SHA256); ok {
+				refused[f.SHA256] = w // refused before: the same bytes fail the same way
+				continue
+			}
 			if membersDone(set, f, held) {
 				continue
 			}
-			if err := im.extractArchive(ctx, set, f); err != nil {
-				return fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err)
+			err := im.extractArchive(ctx, set, f)
+			switch {
+			case err == nil:
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case badArchive(err):
+				w := wire.Refusal{Product: set.Name + " " + set.Architecture, Version: set.Version, Item: f.Filename,
+					Reason: fmt.Sprintf("bootloader archive %s (sha256 %s): %v", f.Filename, f.SHA256, err)}
+				if p, ok := f.Extra["product"].(string); ok && p != "" {
+					w.Product = p
+				}
+				im.log.Warn("bootloader archive refused; other archives are still extracted",
+					"resource", set.Name, "architecture", set.Architecture, "version", set.Version,
+					"archive", f.Filename, "sha256", f.SHA256, "err", err)
+				refused[f.SHA256] = w
+			default:
+				errs = append(errs, fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err))
 			}
 		}
 	}
-	return nil
+	im.refused.setArchives(refused)
+	return errors.Join(errs...)
 }
+
+// badArchive reports whether err is about the archive's content, which no
+// retry can fix, rather than about the database or the store.
+func badArchive(err error) bool {
+	for _, e := range []error{simplestreams.ErrFormat, simplestreams.ErrUnsafePath, simplestreams.ErrUnknownFormat,
+		simplestreams.ErrLimit, ErrDuplicateMember, pathrule.ErrInvalid, errEmptyArchive} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// errEmptyArchive: a bootloader archive without a regular file.
+var errEmptyArchive = errors.New("bootloader archive has no files")
 
 func membersDone(set *db.Set, archive db.File, held map[digest.Digest]int64) bool {
 	n := 0
@@ -85,7 +130,18 @@ func (im *Importer) extractArchive(ctx context.Context, set *db.Set, archive db.
 		return err
 	}
 	if len(members) == 0 {
-		return fmt.Errorf("archive %s has no files", archive.SHA256)
+		return fmt.Errorf("%w: %s", errEmptyArchive, archive.SHA256)
+	}
+	for _, m := range members {
+		// Members land flat under bootloaders/<type>/<arch>/ and at the top
+		// of the tree: their base names are tree path components.
+		if err := pathrule.Component("bootloader member name", path.Base(m.name)); err != nil {
+			return fmt.Errorf("archive %s member %q: %w", archive.SHA256, m.name, err)
+		}
+	}
+	arch, _, _ := strings.Cut(set.Architecture, "/")
+	if _, err := pathrule.Join([]string{"bootloader type", "arch"}, set.BootloaderType, arch); err != nil {
+		return fmt.Errorf("bootloader set %s %s: %w", set.Name, set.Architecture, err)
 	}
 	byName, err := flatMembers(members)
 	if err != nil {
@@ -117,7 +173,6 @@ func (im *Importer) extractArchive(ctx context.Context, set *db.Set, archive db.
 		if err := im.cfg.DB.MarkHeld(ctx, im.cfg.RegionID, m.sha, m.size); err != nil {
 			return err
 		}
-		arch, _, _ := strings.Cut(set.Architecture, "/")
 		return im.cfg.Store.LinkBootloader(path.Join(set.BootloaderType, arch, path.Base(name)), m.sha)
 	})
 	if err != nil {

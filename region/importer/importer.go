@@ -63,6 +63,8 @@ type Importer struct {
 
 	mu     sync.Mutex // guards status and the transfers it lists
 	status wire.ImportStatus
+
+	refused refusals // what was refused and why, for Status (metadata.go, bootloader.go)
 }
 
 // New returns an Importer.
@@ -141,6 +143,7 @@ func (im *Importer) Status() wire.ImportStatus {
 	defer im.mu.Unlock()
 	s := im.status
 	s.Current = append([]wire.Transfer(nil), s.Current...)
+	s.Refused = im.refused.list()
 	return s
 }
 

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bootfs/bootfs/internal/pathrule"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/simplestreams"
 )
 
 // syncMetadata reads every source and records the newest version of each
 // selected product. A source that fails is reported; the others still count.
+// A selected product with bad metadata (a name that would become an unsafe
+// tree path, an absurd size...) is refused on its own: logged once, listed
+// in Status, and the rest of its source is imported.
 func (im *Importer) syncMetadata(ctx context.Context) error {
 	srcs, err := im.cfg.DB.Sources(ctx)
 	if err != nil {
@@ -21,23 +26,41 @@ func (im *Importer) syncMetadata(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
+	var refused []wire.Refusal
+	defer func() { im.refused.setMeta(refused) }()
 	for _, src := range srcs {
-		n, err := im.syncSource(ctx, src)
+		n, bad, err := im.syncSource(ctx, src)
+		refused = append(refused, bad...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("source %s: %w", src.URL, err))
 			continue
 		}
-		im.log.Info("source read", "url", src.URL, "sets", n)
+		im.log.Info("source read", "url", src.URL, "sets", n, "refused", len(bad))
 	}
 	return errors.Join(errs...)
 }
 
-func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, error) {
-	latest, err := simplestreams.Load(ctx, im.cfg.HTTP, simplestreams.Source{
+func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, []wire.Refusal, error) {
+	latest, bad, err := simplestreams.LoadAll(ctx, im.cfg.HTTP, simplestreams.Source{
 		URL: src.URL, Keyring: src.Keyring, Unsigned: src.Unsigned,
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	var refused []wire.Refusal
+	refuse := func(w wire.Refusal) {
+		w.Source = src.URL
+		im.log.Warn("product refused; the rest of the source is imported", "source", src.URL, "product", w.Product,
+			"version", w.Version, "item", w.Item, "field", w.Field, "value", w.Value, "err", w.Reason)
+		refused = append(refused, w)
+	}
+	for _, r := range bad {
+		if !selectedRefusal(src.Selections, r) {
+			im.log.Debug("unselected product refused", "source", src.URL, "product", r.Product.ID, "err", r.Err)
+			continue
+		}
+		refuse(wire.Refusal{Product: r.Product.ID, Version: r.Version, Item: r.Item, Field: r.Field, Value: r.Value,
+			Reason: r.Err.Error()})
 	}
 	n := 0
 	for _, l := range latest {
@@ -46,14 +69,46 @@ func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, error) 
 		}
 		rec, err := setRecord(src.URL, l)
 		if err != nil {
-			return n, err
+			var pe *pathError
+			w := wire.Refusal{Product: l.Product.ID, Version: l.Version, Reason: err.Error()}
+			if errors.As(err, &pe) {
+				w.Item, w.Field, w.Value = pe.item, pe.field, pe.value
+			}
+			refuse(w)
+			continue
 		}
 		if _, err := im.cfg.DB.RecordSet(ctx, rec); err != nil {
-			return n, err
+			return n, refused, err
 		}
 		n++
 	}
-	return n, nil
+	return n, refused, nil
+}
+
+// selectedRefusal reports whether a refused product is one the selections
+// ask for, the offending field aside: a release "../x" is reported under a
+// selection of release "noble", as the operator would otherwise not learn
+// why the product is missing.
+func selectedRefusal(sels []db.Selection, r simplestreams.Refusal) bool {
+	for _, s := range sels {
+		sel := simplestreams.Selection{OS: s.OS, Release: s.Release, Arches: s.Arches, Subarches: s.Subarches, Labels: s.Labels}
+		switch r.Field {
+		case "os":
+			sel.OS = "*"
+		case "release":
+			sel.Release = "*"
+		case "arch":
+			sel.Arches = nil
+		case "subarch":
+			sel.Subarches = nil
+		case "label":
+			sel.Labels = nil
+		}
+		if sel.Matches(r.Product) {
+			return true
+		}
+	}
+	return false
 }
 
 func selected(sels []db.Selection, p simplestreams.Product) bool {
@@ -66,15 +121,42 @@ func selected(sels []db.Selection, p simplestreams.Product) bool {
 	return false
 }
 
+// pathError is a setRecord error naming the field to blame.
+type pathError struct {
+	item, field, value string
+	err                error
+}
+
+func (e *pathError) Error() string { return e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
+
 // setRecord maps a product version to MAAS's resource naming: images are
 // <os>/<release> for <arch>/<subarch>; bootloaders <os>/<type> for <arch>/generic.
+// Every part that becomes a tree path component is checked again with
+// pathrule (simplestreams already did; this keeps the rule where rows are
+// made, whatever the parser lets through).
 func setRecord(root string, l simplestreams.Latest) (db.SetRecord, error) {
 	p := l.Product
 	rec := db.SetRecord{Version: l.Version, Label: p.Label, Kflavor: p.Kflavor}
 	if rec.Label == "" {
 		rec.Label = "stable"
 	}
+	check := func(item string, fields ...string) error {
+		for i := 0; i+1 < len(fields); i += 2 {
+			if err := pathrule.Component(fields[i], fields[i+1]); err != nil {
+				return &pathError{item: item, field: fields[i], value: fields[i+1],
+					err: fmt.Errorf("product %s version %s: %w", p.ID, l.Version, err)}
+			}
+		}
+		return nil
+	}
+	if err := check("", "version", l.Version, "label", rec.Label); err != nil {
+		return rec, err
+	}
 	if p.BootloaderType != "" {
+		if err := check("", "os", p.OS, "arch", p.Arch, "bootloader-type", p.BootloaderType); err != nil {
+			return rec, err
+		}
 		rec.Name = p.OS + "/" + p.BootloaderType
 		rec.Architecture = p.Arch + "/generic"
 		rec.BootloaderType = p.BootloaderType
@@ -82,10 +164,20 @@ func setRecord(root string, l simplestreams.Latest) (db.SetRecord, error) {
 		if p.OS == "" || p.Release == "" || p.Arch == "" || p.Subarch == "" {
 			return rec, fmt.Errorf("product %s lacks os, release, arch or subarch", p.ID)
 		}
+		if err := check("", "os", p.OS, "release", p.Release, "arch", p.Arch, "subarch", p.Subarch); err != nil {
+			return rec, err
+		}
 		rec.Name = p.OS + "/" + p.Release
 		rec.Architecture = p.Arch + "/" + p.Subarch
 	}
 	for _, it := range l.Items {
+		if err := check(it.Name, "item name", it.Name); err != nil {
+			return rec, err
+		}
+		if it.Size < 0 || it.Size > simplestreams.MaxItemSize {
+			return rec, &pathError{item: it.Name, field: "size", value: fmt.Sprint(it.Size),
+				err: fmt.Errorf("product %s version %s item %s: size %d out of range", p.ID, l.Version, it.Name, it.Size)}
+		}
 		u, err := simplestreams.ItemURL(root, it.Path)
 		if err != nil {
 			return rec, fmt.Errorf("product %s version %s item %s: %w", p.ID, l.Version, it.Name, err)

@@ -26,21 +26,41 @@ const (
 // Errors name the URL, product, version and item concerned; a signature
 // problem wraps ErrBadSignature, an unsafe item path ErrUnsafePath, a
 // malformed document ErrFormat, and a non-2xx answer is an *HTTPError.
+//
+// Load is all or nothing: one refused product fails it (with that
+// product's error). LoadAll instead leaves bad products out and lists them.
 func Load(ctx context.Context, hc *http.Client, src Source) ([]Latest, error) {
+	latest, refused, err := LoadAll(ctx, hc, src)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		return nil, refused[0].Err
+	}
+	return latest, nil
+}
+
+// LoadAll is Load that refuses bad products one by one instead of failing:
+// a product with bad metadata (see Refusal) is left out of latest and
+// listed in refused, sorted by product id, and the others are returned.
+// A product id given by two products files is refused in the second.
+// The error is for what spoils the whole source: the index, a products
+// document that cannot be fetched, verified or parsed at all.
+func LoadAll(ctx context.Context, hc *http.Client, src Source) ([]Latest, []Refusal, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	root, err := normalizeRoot(src.URL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l := &loader{hc: hc, root: root, unsigned: src.Unsigned}
 	if !src.Unsigned {
 		if len(src.Keyring) == 0 {
-			return nil, fmt.Errorf("source %s: %w: no keyring given for a signed source", root, ErrBadSignature)
+			return nil, nil, fmt.Errorf("source %s: %w: no keyring given for a signed source", root, ErrBadSignature)
 		}
 		if l.keyring, err = ReadKeyring(src.Keyring); err != nil {
-			return nil, fmt.Errorf("source %s: %w", root, err)
+			return nil, nil, fmt.Errorf("source %s: %w", root, err)
 		}
 	}
 
@@ -50,38 +70,43 @@ func Load(ctx context.Context, hc *http.Client, src Source) ([]Latest, error) {
 	}
 	indexURL, body, err := l.document(ctx, indexPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	entries, err := parseIndex(indexURL, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	var out []Latest
+	var refused []Refusal
 	from := make(map[string]string) // product id -> URL of the products file naming it
 	for _, e := range entries {
 		docPath, err := l.productsPath(e.path)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: content %s: %w", indexURL, e.contentID, err)
+			return nil, nil, fmt.Errorf("index %s: content %s: %w", indexURL, e.contentID, err)
 		}
 		url, body, err := l.document(ctx, docPath)
 		if err != nil {
-			return nil, fmt.Errorf("content %s: %w", e.contentID, err)
+			return nil, nil, fmt.Errorf("content %s: %w", e.contentID, err)
 		}
-		latest, err := parseProducts(url, e.contentID, body)
+		latest, bad, err := parseProducts(url, e.contentID, body)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		refused = append(refused, bad...)
 		for _, lt := range latest {
 			if prev, dup := from[lt.Product.ID]; dup {
-				return nil, fmt.Errorf("products file %s: %w: product %s is also in %s", url, ErrFormat, lt.Product.ID, prev)
+				refused = append(refused, Refusal{Product: lt.Product, URL: url, Field: "product id", Value: lt.Product.ID,
+					Err: fmt.Errorf("products file %s: %w: product %s is also in %s", url, ErrFormat, lt.Product.ID, prev)})
+				continue
 			}
 			from[lt.Product.ID] = url
 			out = append(out, lt)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Product.ID < out[j].Product.ID })
-	return out, nil
+	sortRefusals(refused)
+	return out, refused, nil
 }
 
 // loader fetches the documents of one mirror.

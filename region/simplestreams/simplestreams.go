@@ -20,8 +20,13 @@
 // version only the items whose ftype bootfs knows (KnownFtype); a manifest, for
 // example, is dropped. A product whose newest version has no known item is
 // left out. Older versions are not looked at, so a broken old version does
-// not block an import. Every item kept has a valid sha256, a size and a safe
-// path, or Load fails naming the products file, product, version and item.
+// not block an import. Every item kept has a valid sha256, a size of at
+// most MaxItemSize and a safe path, and every field that becomes a path
+// component of the boot tree (os, arch, subarch, release, label, version,
+// bootloader-type, item name) passes internal/pathrule; otherwise Load
+// fails naming the products file, product, version and item. LoadAll
+// instead refuses such a product on its own (a Refusal naming the field and
+// value) and returns the others.
 //
 // # Trust
 //

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pathrule"
 )
 
 // Prefixes of our temporary files in Dir/.tmp.
@@ -66,7 +67,8 @@ func (d *Disk) LinkBootloader(rel string, dg digest.Digest) error {
 }
 
 // cleanRel cleans a slash-separated relative path and refuses one that is
-// empty, absolute or climbs out.
+// empty, absolute or climbs out, or whose components break the path rule
+// (internal/pathrule).
 func cleanRel(rel string) (string, error) {
 	if rel == "" || path.IsAbs(rel) || strings.ContainsRune(rel, 0) {
 		return "", fmt.Errorf("%w: bootloader path %q", ErrInvalidPath, rel)
@@ -74,6 +76,10 @@ func cleanRel(rel string) (string, error) {
 	c := path.Clean(rel)
 	if c == "." || c == ".." || strings.HasPrefix(c, "../") {
 		return "", fmt.Errorf("%w: bootloader path %q leaves %s/", ErrInvalidPath, rel, bootloaderDir)
+	}
+	// The same rule as every tree path: the names become tree entries too.
+	if _, err := pathrule.Path(c); err != nil {
+		return "", fmt.Errorf("%w: bootloader path: %w", ErrInvalidPath, err)
 	}
 	return c, nil
 }

@@ -54,7 +54,7 @@ func TestLinkBootloader(t *testing.T) {
 func TestLinkBootloaderRejects(t *testing.T) {
 	d, _ := newDisk(t)
 	_, dg := put(t, d, 32, 100)
-	for _, rel := range []string{"../x", "a/../../x", "/etc/passwd", "", ".", "..", "a\x00b"} {
+	for _, rel := range []string{"../x", "a/../../x", "/etc/passwd", "", ".", "..", "a\x00b", "uefi/amd64/boot\nx64.efi", `uefi\amd64`} {
 		if err := d.LinkBootloader(rel, dg); !errors.Is(err, ErrInvalidPath) {
 			t.Errorf("LinkBootloader(%q) = %v, want ErrInvalidPath", rel, err)
 		}

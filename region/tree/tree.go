@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pathrule"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 )
@@ -49,6 +50,12 @@ type Result struct {
 	Publish []int64
 	// Conflicts lists paths claimed by two files; the first (sorted) wins.
 	Conflicts []string
+	// Refused lists sets left out of the tree (and of Sets) because a path
+	// they would give breaks the path rule (internal/pathrule), each as
+	// "<name> <architecture> <version>: <why>". The importer refuses such
+	// names; this catches rows written before it did, so that no rack is
+	// ever offered a ".." or otherwise unsafe path.
+	Refused []string
 }
 
 // Build computes the tree and per-set status. alive is how recent a
@@ -101,6 +108,10 @@ func Build(s *db.Snapshot, alive, grace time.Duration) Result {
 		shown := -1
 		var shownSince time.Time // when the shown set was (or is now) published
 		for i, set := range sets {
+			if err := checkPaths(set); err != nil {
+				res.Refused = append(res.Refused, fmt.Sprintf("%s %s %s: %v", set.Name, set.Architecture, set.Version, err))
+				continue
+			}
 			st := wire.SetStatus{
 				Resource: set.Name, Architecture: set.Architecture, Version: set.Version, Label: set.Label,
 				Held: map[string]int64{}, Created: set.Created,
@@ -156,6 +167,19 @@ func Build(s *db.Snapshot, alive, grace time.Duration) Result {
 	}
 	res.Tree.Generation = generation(res.Tree)
 	return res
+}
+
+// checkPaths returns an error if any path of any file of set breaks the
+// path rule.
+func checkPaths(set *db.Set) error {
+	for _, f := range set.Files {
+		for _, p := range Paths(set, f) {
+			if _, err := pathrule.Path(p); err != nil {
+				return fmt.Errorf("file %q: %w", f.Filename, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Paths returns where file f of set appears in the tree.

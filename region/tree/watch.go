@@ -22,10 +22,11 @@ type Watcher struct {
 
 	refresh sync.Mutex // serialises Refresh: a slower, older snapshot must not overwrite a newer result
 
-	mu      sync.Mutex    // guards cur and changed
-	cur     Result        // latest computed result
-	changed chan struct{} // closed (and replaced) when cur's tree generation changes
-	loaded  bool          // cur has been computed at least once
+	mu      sync.Mutex      // guards cur and changed
+	cur     Result          // latest computed result
+	changed chan struct{}   // closed (and replaced) when cur's tree generation changes
+	loaded  bool            // cur has been computed at least once
+	warned  map[string]bool // Result.Refused entries already logged
 }
 
 // NewWatcher returns a Watcher; call Refresh or Run before Current.
@@ -56,6 +57,14 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	warned := make(map[string]bool, len(res.Refused))
+	for _, r := range res.Refused {
+		if !w.warned[r] {
+			w.log.Warn("resource set left out of the boot tree: a path breaks the path rule; remove the set or fix its name", "set", r)
+		}
+		warned[r] = true
+	}
+	w.warned = warned
 	if !w.loaded || res.Tree.Generation != w.cur.Tree.Generation {
 		if w.loaded {
 			w.log.Info("boot tree changed", "generation", res.Tree.Generation, "files", len(res.Tree.Files))
