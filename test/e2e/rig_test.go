@@ -20,7 +20,12 @@ import (
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if c := os.Getenv(rackdEnv); c != "" {
+		os.Exit(runRackd(c)) // the test binary re-executed as the rackd stand-in
+	}
+	pgtest.Main(m)
+}
 
 // Paths of the tree the tests read.
 const (
