@@ -69,7 +69,8 @@ func newRig(t *testing.T) *rig {
 	initrd, marker := busyboxInitrd(t, dir)
 	g.marker = marker
 	start := time.Now()
-	g.mirror = regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: 0.02, Kernel: kernel, Initrd: initrd})
+	g.mirror = regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: 0.02, Kernel: kernel, Initrd: initrd,
+		SystemRoot: bootloaderRoot(t, dir)})
 
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
