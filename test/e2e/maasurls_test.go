@@ -10,10 +10,11 @@ import (
 	"testing"
 )
 
-// maasLoaders are bootloader names MAAS asks a rack for by bare name that
-// the dev mirror carries (amd64 UEFI and pxelinux); the test fails if the
-// tree lacks one, and fetches every other top-level name as well.
-var maasLoaders = []string{"bootx64.efi", "grubx64.efi", "lpxelinux.0", "pxelinux.0", "ldlinux.c32", "chain.c32"}
+// maasLoaders are the bootloader names MAAS asks a rack for by bare name
+// (the dev mirror's arm64 and ppc64el ones hold synthetic bytes); the test
+// fails if the tree lacks one, and fetches every other top-level name too.
+var maasLoaders = []string{"bootx64.efi", "grubx64.efi", "bootaa64.efi", "grubaa64.efi", "bootppc64.bin",
+	"lpxelinux.0", "pxelinux.0", "ldlinux.c32", "chain.c32", "ifcpu.c32", "ifcpu64.c32", "libcom32.c32", "libutil.c32"}
 
 // tftpMaxSize bounds the files fetched over TFTP: bootloaders, kernels and
 // initrds come over TFTP, root images (squashfs) only over HTTP.
