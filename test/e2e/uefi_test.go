@@ -89,10 +89,10 @@ menuentry bootfs {
 	site := nginxSite(t, g, m.dir, rackIP+":5248", "")
 	bootURL := "http://" + rackIP + ":5248/images/bootx64.efi"
 	if overHTTP {
-		// Debian's grub 2.06 cannot name a port in its (http,<host>)
-		// device: with the firmware's URL on 5248 it fails to read its
-		// config. The site also listens on port 80 and the guest boots
-		// from there.
+		// grub 2.06 cannot name a port in its (http,<host>) device (it
+		// always connects to port 80): booted from a URL on 5248 it
+		// cannot read its config. The site also listens on port 80 and
+		// the guest boots from there.
 		site = strings.Replace(site, "listen "+rackIP+":5248;", "listen "+rackIP+":5248;\n    listen "+rackIP+":80;", 1)
 		bootURL = "http://" + rackIP + "/images/bootx64.efi"
 	}
