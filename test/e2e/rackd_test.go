@@ -125,7 +125,8 @@ func serveTFTP(c rackdConfig, name string, rf io.ReaderFrom) (string, error) {
 			return "config", err
 		}
 	}
-	resp, err := http.Get(c.Images + name)
+	client := &http.Client{Timeout: time.Minute}
+	resp, err := client.Get(c.Images + name)
 	if err != nil {
 		return "http error", err
 	}
