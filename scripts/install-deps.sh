@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	postgresql fuse3 tftpd-hpa tftp-hpa nginx-light qemu-system-x86 ipxe-qemu
-	dnsmasq-base pxelinux syslinux-common grub-efi-amd64-signed shim-signed
+	dnsmasq-base pxelinux syslinux-common grub-efi-amd64-signed grub-efi-amd64-bin shim-signed ovmf
 	busybox-static cpio curl iproute2 xz-utils
 )
 

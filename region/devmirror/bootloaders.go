@@ -30,6 +30,10 @@ type archiveSpec struct {
 type bootloaderSpec struct {
 	os, btype, arch string
 	archives        []archiveSpec
+	// foreign marks another architecture's bootloaders: their Debian
+	// packages are not installable next to amd64 ones, so synthetic
+	// bytes are expected and logged at info level, not as a warning.
+	foreign bool
 }
 
 var bootloaderSpecs = []bootloaderSpec{
@@ -40,7 +44,7 @@ var bootloaderSpecs = []bootloaderSpec{
 		{"grub2-signed", "grub-efi-amd64-signed", []pkgFile{
 			{"grubx64.efi", []string{"/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed"}, 3_843_520},
 		}},
-	}},
+	}, false},
 	{"pxelinux", "pxe", "i386", []archiveSpec{
 		{"pxelinux", "pxelinux", []pkgFile{
 			{"lpxelinux.0", []string{"/usr/lib/PXELINUX/lpxelinux.0"}, 75_072},
@@ -49,12 +53,29 @@ var bootloaderSpecs = []bootloaderSpec{
 		{"syslinux-common", "syslinux-common", []pkgFile{
 			{"ldlinux.c32", []string{"/usr/lib/syslinux/modules/bios/ldlinux.c32"}, 119_524},
 			{"chain.c32", []string{"/usr/lib/syslinux/modules/bios/chain.c32"}, 25_128},
+			{"ifcpu.c32", []string{"/usr/lib/syslinux/modules/bios/ifcpu.c32"}, 1_784},
 			{"ifcpu64.c32", []string{"/usr/lib/syslinux/modules/bios/ifcpu64.c32"}, 1_808},
 			{"libcom32.c32", []string{"/usr/lib/syslinux/modules/bios/libcom32.c32"}, 169_552},
 			{"libutil.c32", []string{"/usr/lib/syslinux/modules/bios/libutil.c32"}, 23_524},
 			{"menu.c32", []string{"/usr/lib/syslinux/modules/bios/menu.c32"}, 26_228},
 		}},
-	}},
+	}, false},
+	// The other architectures MAAS boots: bootloader names a rack must
+	// serve (bootaa64.efi, grubaa64.efi, bootppc64.bin), with synthetic
+	// bytes unless the files happen to be installed.
+	{"grub-efi", "uefi", "arm64", []archiveSpec{
+		{"shim-signed", "shim-signed", []pkgFile{
+			{"bootaa64.efi", []string{"/usr/lib/shim/shimaa64.efi.signed"}, 958_912},
+		}},
+		{"grub2-signed", "grub-efi-arm64-signed", []pkgFile{
+			{"grubaa64.efi", []string{"/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed"}, 2_013_184},
+		}},
+	}, true},
+	{"grub-ieee1275", "open-firmware", "ppc64el", []archiveSpec{
+		{"grub2", "grub-ieee1275-bin", []pkgFile{
+			{"bootppc64.bin", []string{"/usr/lib/grub/powerpc-ieee1275/core.elf"}, 493_056},
+		}},
+	}, true},
 }
 
 // bootloaderMembers lists, per bootloader item path suffix
@@ -87,7 +108,7 @@ func bootloaderProducts(o Options) []*product {
 		for _, a := range b.archives {
 			var ar archive
 			for _, f := range a.files {
-				ar.members = append(ar.members, findMember(o, a, f))
+				ar.members = append(ar.members, findMember(o, a, f, b.foreign))
 			}
 			p.items = append(p.items, &item{
 				name:  a.item,
@@ -103,8 +124,8 @@ func bootloaderProducts(o Options) []*product {
 }
 
 // findMember returns the archive member for f: the installed file if there
-// is one, synthetic bytes (with a warning) otherwise.
-func findMember(o Options, a archiveSpec, f pkgFile) archiveMember {
+// is one, synthetic bytes (with a warning, unless foreign) otherwise.
+func findMember(o Options, a archiveSpec, f pkgFile, foreign bool) archiveMember {
 	for _, pattern := range f.paths {
 		matches, _ := filepath.Glob(filepath.Join(o.SystemRoot, pattern)) // only ErrBadPattern, not with these
 		for _, m := range matches {
@@ -113,8 +134,13 @@ func findMember(o Options, a archiveSpec, f pkgFile) archiveMember {
 			}
 		}
 	}
-	o.Log.Warn("bootloader file not installed, using synthetic bytes",
-		"package", a.pkg, "member", f.member, "path", f.paths[0])
+	if foreign {
+		o.Log.Info("bootloader file of another architecture, using synthetic bytes",
+			"package", a.pkg, "member", f.member)
+	} else {
+		o.Log.Warn("bootloader file not installed, using synthetic bytes",
+			"package", a.pkg, "member", f.member, "path", f.paths[0])
+	}
 	size := o.scaled(f.size)
 	return archiveMember{name: f.member, size: size, src: synth{seed: seed("bootloader", a.item, f.member), size: size}}
 }

@@ -1,8 +1,9 @@
 // Package devmirror writes a local simplestreams mirror shaped like
 // images.maas.io's ephemeral-v3 stream, for demos and tests: Ubuntu image
 // products (boot-kernel, boot-initrd, squashfs and a manifest) for a few
-// releases on amd64, and the grub-efi-signed (uefi/amd64) and pxelinux
-// (pxe/i386) bootloader products as archive.tar.xz items.
+// releases on amd64, and the grub-efi-signed (uefi/amd64), pxelinux
+// (pxe/i386), grub-efi (uefi/arm64) and grub-ieee1275 (open-firmware/
+// ppc64el) bootloader products as archive.tar.xz items.
 //
 // Layout under Options.Out:
 //
@@ -13,6 +14,8 @@
 //	jammy/amd64/<version>/squashfs, squashfs.manifest
 //	bootloaders/uefi/amd64/<version>/shim-signed.tar.xz, grub2-signed.tar.xz
 //	bootloaders/pxe/i386/<version>/pxelinux.tar.xz, syslinux-common.tar.xz
+//	bootloaders/uefi/arm64/<version>/shim-signed.tar.xz, grub2-signed.tar.xz
+//	bootloaders/open-firmware/ppc64el/<version>/grub2.tar.xz
 //	keyring.gpg (binary public keyring), keyring.asc (armored)
 //
 // The .sjson documents are clearsigned with a throwaway key generated at
@@ -26,7 +29,8 @@
 // kernel that boots). Bootloader archives hold the real files of the
 // installed Debian packages (shim-signed, grub-efi-amd64-signed, pxelinux,
 // syslinux-common) when present, synthetic bytes otherwise (with a
-// warning). Apart from the signatures and keyrings, the output depends only
+// warning; the arm64 and ppc64el bootloaders are synthetic on an amd64
+// machine, logged at info level). Apart from the signatures and keyrings, the output depends only
 // on the options and on those installed files.
 //
 // Files are streamed to disk with their sha256 computed on the way; nothing

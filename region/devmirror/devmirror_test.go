@@ -140,10 +140,12 @@ func TestGenerateLoads(t *testing.T) {
 		resource, arch string
 		items          []string
 	}{
-		"com.ubuntu.maas.stable:v3:boot:22.04:amd64:ga-22.04": {"ubuntu/jammy", "amd64/ga-22.04", []string{"boot-initrd", "boot-kernel", "squashfs"}},
-		"com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04": {"ubuntu/noble", "amd64/ga-24.04", []string{"boot-initrd", "boot-kernel", "squashfs"}},
-		"com.ubuntu.maas.stable:1:grub-efi-signed:uefi:amd64": {"grub-efi-signed/uefi", "amd64/generic", []string{"grub2-signed", "shim-signed"}},
-		"com.ubuntu.maas.stable:1:pxelinux:pxe:i386":          {"pxelinux/pxe", "i386/generic", []string{"pxelinux", "syslinux-common"}},
+		"com.ubuntu.maas.stable:v3:boot:22.04:amd64:ga-22.04":          {"ubuntu/jammy", "amd64/ga-22.04", []string{"boot-initrd", "boot-kernel", "squashfs"}},
+		"com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04":          {"ubuntu/noble", "amd64/ga-24.04", []string{"boot-initrd", "boot-kernel", "squashfs"}},
+		"com.ubuntu.maas.stable:1:grub-efi-signed:uefi:amd64":          {"grub-efi-signed/uefi", "amd64/generic", []string{"grub2-signed", "shim-signed"}},
+		"com.ubuntu.maas.stable:1:pxelinux:pxe:i386":                   {"pxelinux/pxe", "i386/generic", []string{"pxelinux", "syslinux-common"}},
+		"com.ubuntu.maas.stable:1:grub-efi:uefi:arm64":                 {"grub-efi/uefi", "arm64/generic", []string{"grub2-signed", "shim-signed"}},
+		"com.ubuntu.maas.stable:1:grub-ieee1275:open-firmware:ppc64el": {"grub-ieee1275/open-firmware", "ppc64el/generic", []string{"grub2"}},
 	}
 	if len(signed) != len(want) {
 		t.Fatalf("%d products, want %d: %+v", len(signed), len(want), signed)
@@ -279,8 +281,8 @@ func TestGenerateDeterministic(t *testing.T) {
 	// installed files or synthetic ones do not depend on the version).
 	c := generate(t, Options{Version: "20250718.1"})
 	old, next := digests(t, a), digests(t, c)
-	if len(old) != 10 || len(next) != 10 {
-		t.Fatalf("%d and %d items, want 10", len(old), len(next))
+	if len(old) != 13 || len(next) != 13 {
+		t.Fatalf("%d and %d items, want 13", len(old), len(next))
 	}
 	for k, d := range old {
 		isImage := strings.Contains(k, ":v3:boot:")

@@ -11,6 +11,8 @@ func TestRack(t *testing.T) {
 	t.Run("TFTP", g.testTFTP)
 	t.Run("HTTP", g.testHTTP)
 	t.Run("PXEBoot", g.testPXE)
+	t.Run("MAASURLs", g.testMAASURLs)
+	t.Run("UEFIBoot", g.testUEFIBoot)
 	t.Run("ConcurrentColdReaders", g.testConcurrentColdReaders)
 	t.Run("CorruptBlock", g.testCorruptBlock)
 	t.Run("SmallCache", g.testSmallCache)

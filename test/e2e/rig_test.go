@@ -20,7 +20,12 @@ import (
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if c := os.Getenv(rackdEnv); c != "" {
+		os.Exit(runRackd(c)) // the test binary re-executed as the rackd stand-in
+	}
+	pgtest.Main(m)
+}
 
 // Paths of the tree the tests read.
 const (
@@ -64,7 +69,8 @@ func newRig(t *testing.T) *rig {
 	initrd, marker := busyboxInitrd(t, dir)
 	g.marker = marker
 	start := time.Now()
-	g.mirror = regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: 0.02, Kernel: kernel, Initrd: initrd})
+	g.mirror = regiontest.NewMirror(t, regiontest.MirrorOptions{Scale: 0.02, Kernel: kernel, Initrd: initrd,
+		SystemRoot: bootloaderRoot(t, dir)})
 
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
