@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pathrule"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -112,7 +113,7 @@ func newDirInfo(path string) *dirInfo {
 
 // add validates one entry and links it, creating its parent directories.
 func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
-	comps, err := splitPath(e.Path)
+	comps, err := pathrule.Path(e.Path) // the region's rule, held by FuzzTreePath
 	if err != nil {
 		return err
 	}
