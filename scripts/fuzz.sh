@@ -4,7 +4,8 @@
 # Runs every native Go fuzz target of the repository (each `func FuzzXxx`
 # in a _test.go file, found by grep, so a new target needs no list) for
 # FUZZTIME each (default 10s; `make fuzz` passes 2m), one after the other,
-# with FUZZ_WORKERS workers (default: all cores). PATTERN (a grep -E
+# with FUZZ_WORKERS workers (default: all cores), minimizing new inputs for
+# at most FUZZMINIMIZETIME (default 5s). PATTERN (a grep -E
 # regexp) picks targets by "DIR FuzzXxx". A failing input is written by Go
 # to DIR/testdata/fuzz/FuzzXxx/ and named here: commit it as a regression
 # seed together with the fix (`make test` runs every seed). Exits 1 if any
@@ -13,6 +14,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 fuzztime=${FUZZTIME:-10s}
+# Minimizing a new input costs about its length times one run: bound it, or
+# a target with large inputs spends its whole time minimizing.
+minimize=${FUZZMINIMIZETIME:-5s}
 workers=${FUZZ_WORKERS:-$(nproc)}
 pattern=${1:-.}
 go=${GO:-go}
@@ -31,7 +35,7 @@ for t in "${targets[@]}"; do
 	before=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null | sort || true)
 	log=$(mktemp)
 	t0=$(date +%s)
-	if "$go" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -parallel="$workers" "$dir" >"$log" 2>&1; then
+	if "$go" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime="$minimize" -parallel="$workers" "$dir" >"$log" 2>&1; then
 		execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
 		echo "fuzz: ok   $dir $name ($((($(date +%s) - t0)))s, ${execs:-?} execs)"
 	else
