@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestSkipOrFail runs a child test twice, with and without the switch, and
-// checks that it skips in the first case and fails in the second.
+// TestSkipOrFail runs itself as a child that calls Skipf, with and without
+// the switch, and checks that the child skips without it and fails with it.
 func TestSkipOrFail(t *testing.T) {
 	if os.Getenv("TESTSKIP_CHILD") == "1" {
+		Skipf(t, "needs a %s", "unicorn")
 		return
 	}
 	for _, tc := range []struct {
@@ -18,11 +19,11 @@ func TestSkipOrFail(t *testing.T) {
 		wantFail bool
 		want     string
 	}{
-		{"", false, "--- SKIP: TestChild"},
-		{"0", false, "--- SKIP: TestChild"},
-		{"1", true, "--- FAIL: TestChild"},
+		{"", false, "--- SKIP: TestSkipOrFail"},
+		{"0", false, "--- SKIP: TestSkipOrFail"},
+		{"1", true, "--- FAIL: TestSkipOrFail"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.v")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSkipOrFail$", "-test.v")
 		cmd.Env = append(os.Environ(), "TESTSKIP_CHILD=1", EnvRequireAll+"="+tc.env)
 		out, err := cmd.CombinedOutput()
 		if (err != nil) != tc.wantFail {
@@ -32,12 +33,4 @@ func TestSkipOrFail(t *testing.T) {
 			t.Errorf("%s=%q: output lacks %q and the reason:\n%s", EnvRequireAll, tc.env, tc.want, out)
 		}
 	}
-}
-
-// TestChild is run by TestSkipOrFail only.
-func TestChild(t *testing.T) {
-	if os.Getenv("TESTSKIP_CHILD") != "1" {
-		t.Skip("run by TestSkipOrFail only")
-	}
-	Skipf(t, "needs a %s", "unicorn")
 }

@@ -13,7 +13,8 @@
 //	packages: N ok, N failed, N without tests
 //	tests: N passed, N failed, N skipped
 //
-// (tests count every test, subtest and fuzz seed that ran). It exits with the
+// (tests count every test, subtest and fuzz seed that ran; a test cut short
+// by a panic or a timeout counts as failed). It exits with the
 // command's status, or 1 when the command exited 0 but a failure was seen.
 // The command's standard error passes through untouched.
 package main
@@ -144,7 +145,8 @@ func (s *summary) endPkg(pkg string, failed bool) {
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].test < open[j].test })
 	for _, k := range open {
-		if failed {
+		if failed { // it never finished: a panic, a timeout or os.Exit
+			s.failed++
 			fmt.Fprint(s.w, strings.Join(s.testOut[k], ""))
 		}
 		s.end(k)
@@ -194,10 +196,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: test-summary [--] go test -json [FLAGS] [PACKAGES]")
 		os.Exit(2)
 	}
-	os.Exit(run(args))
+	os.Exit(run(args, os.Stdout))
 }
 
-func run(args []string) int {
+// run runs the command, writes the summary of its output to stdout and
+// returns the exit code.
+func run(args []string, stdout io.Writer) int {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -212,7 +216,7 @@ func run(args []string) int {
 	// The child is in our process group and gets ^C itself; wait for it.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
 
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(stdout)
 	s := newSummary(w)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
