@@ -29,13 +29,14 @@ deps:
 
 # Runs every test (fuzz seeds in testdata/fuzz included) against a
 # throwaway PostgreSQL that is always removed, shows each failure in full
-# and ends with "tests: N passed, N failed, N skipped" (scripts/test-summary).
+# and ends with "tests: N passed, N failed, N skipped" (scripts/test-summary,
+# outside with-postgres so that the count is the last line).
 # Narrow it with e.g. `make test PKGS=./region/... TESTFLAGS=-run=TestX`.
 test: deps
 	@mkdir -p bin && $(GO) build -o bin/test-summary ./scripts/test-summary
-	@scripts/with-postgres.sh bin/test-summary $(GO) test -json -race -count=1 -timeout 45m $(TESTFLAGS) $(PKGS)
+	@bin/test-summary scripts/with-postgres.sh $(GO) test -json -race -count=1 -timeout 45m $(TESTFLAGS) $(PKGS)
 
-# Runs every native fuzz target (scripts/fuzz.sh lists them) for FUZZTIME
+# Runs every native fuzz target (scripts/fuzz.sh finds them) for FUZZTIME
 # each; a crasher is left in the package's testdata/fuzz to commit with the
 # fix. CI runs them for 10s each (scripts/fuzz.sh from .ci/run).
 FUZZTIME ?= 2m
