@@ -113,7 +113,7 @@ func newDirInfo(path string) *dirInfo {
 
 // add validates one entry and links it, creating its parent directories.
 func (t *tree) add(e wire.Entry, sizes map[digest.Digest]int64) error {
-	comps, err := pathrule.Path(e.Path) // the region's rule, held by FuzzTreePath
+	comps, err := pathrule.Path(e.Path)
 	if err != nil {
 		return err
 	}
