@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
 	log=$(mktemp)
 	t0=$(date +%s)
 	if "$go" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime="$minimize" -parallel="$workers" "$dir" >"$log" 2>&1; then
-		execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+		execs=$({ grep -oE 'execs: [0-9]+' "$log" || true; } | tail -1 | cut -d' ' -f2)
 		echo "fuzz: ok   $dir $name ($((($(date +%s) - t0)))s, ${execs:-?} execs)"
 	else
 		echo "fuzz: FAIL $dir $name"
