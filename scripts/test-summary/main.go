@@ -213,8 +213,18 @@ func run(args []string, stdout io.Writer) int {
 		fmt.Fprintf(os.Stderr, "test-summary: %v\n", err)
 		return 2
 	}
-	// The child is in our process group and gets ^C itself; wait for it.
-	signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+	// Pass SIGINT and SIGTERM on to the command and wait for it to end
+	// (a ^C reaches it through the process group too; twice does no harm):
+	// it cleans up (with-postgres removes its server) and fails, and the
+	// summary still closes the log.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
 
 	w := bufio.NewWriter(stdout)
 	s := newSummary(w)
