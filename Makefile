@@ -27,10 +27,22 @@ build:
 deps:
 	@scripts/install-deps.sh
 
-# Runs every test against a throwaway PostgreSQL that is always removed.
-# Narrow it with e.g. `make test PKGS=./region/... TESTFLAGS=-v`.
+# Runs every test (fuzz seeds in testdata/fuzz included) against a
+# throwaway PostgreSQL that is always removed, shows each failure in full
+# and ends with "tests: N passed, N failed, N skipped" (scripts/test-summary,
+# outside with-postgres so that the count is the last line).
+# Narrow it with e.g. `make test PKGS=./region/... TESTFLAGS=-run=TestX`.
 test: deps
-	@scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 45m $(TESTFLAGS) $(PKGS)
+	@mkdir -p bin && $(GO) build -o bin/test-summary ./scripts/test-summary
+	@bin/test-summary scripts/with-postgres.sh $(GO) test -json -race -count=1 -timeout 45m $(TESTFLAGS) $(PKGS)
+
+# Runs every native fuzz target (scripts/fuzz.sh finds them) for FUZZTIME
+# each; a crasher is left in the package's testdata/fuzz to commit with the
+# fix. CI runs them for 10s each (scripts/fuzz.sh from .ci/run).
+FUZZTIME ?= 2m
+.PHONY: fuzz
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 # go vet, then staticcheck at a pinned version: `go run` fetches it through
 # the module proxy the first time and reuses the cached build afterwards.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 func TestMountReadOnly(t *testing.T) {
@@ -79,11 +81,11 @@ func TestMountStatusXattr(t *testing.T) {
 func TestMountAllowOther(t *testing.T) {
 	requireFUSE(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a reader as another uid")
+		testskip.Skip(t, "needs root to run a reader as another uid")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skipf("setpriv (util-linux) not installed: %v", err)
+		testskip.Skipf(t, "setpriv (util-linux) not installed: %v", err)
 	}
 	content := randBytes(30, 100_000)
 	readAsNobody := func(allow bool) ([]byte, error) {
@@ -121,7 +123,7 @@ func TestMountAllowOther(t *testing.T) {
 func TestMountDetachesStaleMount(t *testing.T) {
 	requireFUSE(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to detach a mount")
+		testskip.Skip(t, "needs root to detach a mount")
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0])

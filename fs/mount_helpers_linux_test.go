@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // helperEnv makes the test binary a child that mounts the directory named by
@@ -43,7 +45,7 @@ const fuseSuperMagic = 0x65735546
 func requireFUSE(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("cannot mount FUSE: /dev/fuse is absent (%v)", err)
+		testskip.Skipf(t, "cannot mount FUSE: /dev/fuse is absent (%v)", err)
 	}
 }
 

@@ -13,13 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // requireRoot skips a test that needs CAP_SYS_ADMIN (FUSE passthrough).
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("FUSE passthrough needs CAP_SYS_ADMIN; not running as root")
+		testskip.Skip(t, "FUSE passthrough needs CAP_SYS_ADMIN; not running as root")
 	}
 }
 

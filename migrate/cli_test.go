@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/testskip"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/pgembed"
 	"github.com/bootfs/bootfs/region/store"
@@ -39,7 +40,7 @@ func buildRegion(t *testing.T) string {
 func TestCLIUsesRunningEmbeddedDatabase(t *testing.T) {
 	t.Parallel()
 	if _, err := pgembed.FindBinDir(); errors.Is(err, pgembed.ErrNoBinaries) {
-		t.Skip("PostgreSQL server binaries are not installed (Debian package postgresql)")
+		testskip.Skip(t, "PostgreSQL server binaries are not installed (Debian package postgresql)")
 	}
 	ctx := context.Background()
 	bin := buildRegion(t)

@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/testskip"
 	"github.com/bootfs/bootfs/region/pgembed"
 )
 
@@ -96,7 +97,7 @@ func ServerURL(t testing.TB) string {
 		startErr = startPrivate()
 	}
 	if errors.Is(startErr, pgembed.ErrNoBinaries) {
-		t.Skipf("no PostgreSQL server for this test: %s is unset and %v; `make test` installs them", EnvURL, startErr)
+		testskip.Skipf(t, "no PostgreSQL server for this test: %s is unset and %v; `make test` installs them", EnvURL, startErr)
 	}
 	if startErr != nil {
 		t.Fatalf("pgtest: %v", startErr)

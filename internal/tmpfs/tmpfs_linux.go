@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // Mount mounts a tmpfs of size (e.g. "2m") on a fresh directory and
@@ -16,7 +18,7 @@ import (
 func Mount(t testing.TB, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (CI runs as root)")
+		testskip.Skip(t, "mounting a small tmpfs needs root (CI runs as root)")
 	}
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {

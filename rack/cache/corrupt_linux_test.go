@@ -13,6 +13,7 @@ import (
 
 	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // dropPageCache evicts path's pages from the page cache, so the next read
@@ -30,7 +31,7 @@ func dropPageCache(t *testing.T, path string) {
 	}
 	_, err = unix.Preadv2(int(f.Fd()), [][]byte{make([]byte, 4096)}, 0, unix.RWF_NOWAIT)
 	if err != unix.EAGAIN {
-		t.Skipf("cannot evict %s from the page cache on this filesystem (TMPDIR on tmpfs?): %v", path, err)
+		testskip.Skipf(t, "cannot evict %s from the page cache on this filesystem (TMPDIR on tmpfs?): %v", path, err)
 	}
 }
 

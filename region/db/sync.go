@@ -120,14 +120,17 @@ func (d *DB) DeleteSets(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := d.pool.Exec(ctx, `DELETE FROM boot_resource_set WHERE id = ANY($1)`, ids); err != nil {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { // all or nothing (TestDeleteSetsAtomic)
+		if _, err := tx.Exec(ctx, `DELETE FROM boot_resource_set WHERE id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM boot_resource r WHERE NOT EXISTS (SELECT 1 FROM boot_resource_set s WHERE s.resource_id = r.id)`)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'set')`, ChangeChannel) // sent at commit
 		return err
-	}
-	_, err := d.pool.Exec(ctx, `DELETE FROM boot_resource r WHERE NOT EXISTS (SELECT 1 FROM boot_resource_set s WHERE s.resource_id = r.id)`)
-	if err != nil {
-		return err
-	}
-	return d.Notify(ctx, "set")
+	})
 }
 
 // DeleteOrphanBlobs deletes blobs no file references any more (with their

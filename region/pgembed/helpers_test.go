@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // stateDir returns a fresh directory that the postgres user can reach even
@@ -32,7 +34,7 @@ func stateDir(t *testing.T) string {
 func needBinaries(t *testing.T) {
 	t.Helper()
 	if _, err := FindBinDir(); errors.Is(err, ErrNoBinaries) {
-		t.Skip("PostgreSQL server binaries are not installed (Debian package postgresql)")
+		testskip.Skip(t, "PostgreSQL server binaries are not installed (Debian package postgresql)")
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 func TestStartRestartKeepsDataAndStopLeavesNothing(t *testing.T) {
@@ -168,7 +170,7 @@ func TestSupervisionGivesUp(t *testing.T) {
 func TestRootNeedsSearchableStateDir(t *testing.T) {
 	needBinaries(t)
 	if os.Geteuid() != 0 {
-		t.Skip("only root switches to the postgres user")
+		testskip.Skip(t, "only root switches to the postgres user")
 	}
 	parent := stateDir(t)
 	if err := os.Chmod(parent, 0o700); err != nil {

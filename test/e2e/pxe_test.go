@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // The PXE network: a bridge in a private network namespace with the rack's
@@ -31,10 +33,10 @@ const (
 func (g *rig) testPXE(t *testing.T) {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		t.Skip("qemu-system-x86_64 is not installed (package qemu-system-x86)")
+		testskip.Skip(t, "qemu-system-x86_64 is not installed (package qemu-system-x86)")
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("/dev/net/tun is absent: no tap device for the guest")
+		testskip.Skip(t, "/dev/net/tun is absent: no tap device for the guest")
 	}
 	m := g.mount(t, mountSpec{})
 	ns := netns(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/internal/testskip"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -205,7 +206,7 @@ func buildBootfs(t *testing.T, repo string) string {
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the rack end-to-end tests need root (FUSE mounts, tftpd-hpa, network namespaces)")
+		testskip.Skip(t, "the rack end-to-end tests need root (FUSE mounts, tftpd-hpa, network namespaces)")
 	}
 }
 

@@ -16,7 +16,7 @@ func (r *Region) serveTree(w http.ResponseWriter, req *http.Request) {
 	var wait time.Duration
 	if s := req.URL.Query().Get("wait"); s != "" {
 		d, err := time.ParseDuration(s)
-		if err != nil {
+		if err != nil || d < 0 {
 			http.Error(w, "bad wait", http.StatusBadRequest)
 			return
 		}
@@ -33,7 +33,7 @@ func (r *Region) serveTree(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		etag := strconv.Quote(t.Generation)
-		if inm != etag {
+		if !noneMatch(inm, t.Generation) {
 			w.Header().Set("ETag", etag)
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(t)
