@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 // OVMF from Debian's ovmf package, without secure boot.
@@ -32,15 +34,15 @@ const (
 func (g *rig) testUEFIBoot(t *testing.T) {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		t.Skip("qemu-system-x86_64 is not installed (package qemu-system-x86)")
+		testskip.Skip(t, "qemu-system-x86_64 is not installed (package qemu-system-x86)")
 	}
 	for _, f := range []string{ovmfCode, ovmfVars} {
 		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s is absent (package ovmf): %v", f, err)
+			testskip.Skipf(t, "%s is absent (package ovmf): %v", f, err)
 		}
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("/dev/net/tun is absent: no tap device for the guest")
+		testskip.Skip(t, "/dev/net/tun is absent: no tap device for the guest")
 	}
 	m := g.mount(t, mountSpec{})
 	t.Run("TFTP", func(t *testing.T) { g.uefiBoot(t, m, qemu, false) })
