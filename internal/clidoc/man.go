@@ -140,7 +140,7 @@ func manFlags(b *strings.Builder, flags []cli.Flag) {
 		b.WriteString(".TP\n")
 		b.WriteString(strings.Join(names, ", ") + "\n")
 		usage := upperFirst(df.GetUsage())
-		if !strings.HasSuffix(usage, ".") && !strings.HasSuffix(usage, ")") {
+		if !strings.HasSuffix(usage, ".") {
 			usage += "."
 		}
 		if d := defaultText(f); d != "" {
