@@ -27,6 +27,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
+# Only the region gets the notify socket (bootfs, nginx and the CLI would
+# write to it too).
+REGION_NOTIFY_SOCKET=${NOTIFY_SOCKET:-}
+unset NOTIFY_SOCKET
+
 say() { printf 'deb-test: %s\n' "$*"; }
 die() { printf 'deb-test: FAIL: %s\n' "$*" >&2; exit 1; }
 
@@ -191,7 +196,7 @@ unit_user=$(sed -n 's/^User=//p' /lib/systemd/system/bootfs-region.service)
 [ "$unit_user" = bootfs-region ] || die "the unit runs as '$unit_user'"
 say "region as $unit_user: $exec_start"
 # shellcheck disable=SC2086
-env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${NOTIFY_SOCKET:+NOTIFY_SOCKET=$NOTIFY_SOCKET} \
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${REGION_NOTIFY_SOCKET:+NOTIFY_SOCKET=$REGION_NOTIFY_SOCKET} \
 	setpriv --reuid="$unit_user" --regid="$unit_user" --init-groups --no-new-privs --inh-caps=-all \
 	$exec_start >"$T/region.log" 2>&1 &
 region_pid=$!

@@ -89,17 +89,8 @@ func TestDebianPackages(t *testing.T) {
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	ready, stopping := -1, -1
-	for i, s := range states {
-		switch s {
-		case "READY=1":
-			ready = i
-		case "STOPPING=1":
-			stopping = i
-		}
-	}
 	t.Logf("notify socket: %q", states)
-	if ready < 0 || stopping < ready {
+	if strings.Join(states, " ") != "READY=1 STOPPING=1" {
 		t.Errorf("notify socket got %q; want READY=1 once serving, then STOPPING=1", states)
 	}
 }
