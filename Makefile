@@ -5,8 +5,18 @@ PKGS     ?= ./...
 TESTFLAGS ?=
 # The commands built by `make build`, each from ./cmd/NAME.
 CMDS     := bootfs-region bootfs
+# The version stamped into the binaries (bootfs --version, bootfs-region
+# --version, logged at start): git describe, or VERSION=... from outside.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X github.com/bootfs/bootfs/internal/version.Version=$(VERSION)
+# The Debian package version (scripts/deb-version.sh).
+DEB_VERSION ?= $(shell scripts/deb-version.sh $(VERSION))
+DEB_ARCH := amd64
+# nfpm is pinned in tools/go.mod (a module of its own: its dependencies stay
+# out of bootfs's).
+NFPM     := $(GO) tool -modfile=tools/go.mod nfpm
 
-.PHONY: all build deps test vet bench demo clean
+.PHONY: all build deps test vet bench demo clean deb docs
 
 all: build
 
@@ -16,11 +26,35 @@ build:
 	@mkdir -p bin
 	@for c in $(CMDS); do \
 		if grep -qsl '^package main$$' cmd/$$c/*.go; then \
-			echo "$(GO) build -o bin/$$c ./cmd/$$c"; \
-			$(GO) build -o bin/$$c ./cmd/$$c || exit 1; \
+			echo "CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o bin/$$c ./cmd/$$c"; \
+			CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o bin/$$c ./cmd/$$c || exit 1; \
 		else \
 			echo "build: cmd/$$c has no main package yet, skipped"; \
 		fi; \
+	done
+
+# Man pages and bash completion, generated from the commands' definitions
+# (their hidden generate-docs command).
+docs: build
+	@mkdir -p bin/docs
+	@for c in $(CMDS); do \
+		bin/$$c generate-docs man | gzip -9n >bin/docs/$$c.8.gz && \
+		bin/$$c generate-docs bash >bin/docs/$$c.bash || exit 1; \
+	done
+
+# Debian packages dist/bootfs-region_VERSION_amd64.deb (the region) and
+# dist/bootfs_VERSION_amd64.deb (the rack), from packaging/nfpm/*.yaml.
+deb: build docs
+	@mkdir -p dist
+	@date=$$(git log -1 --format=%aD 2>/dev/null || date -R); \
+	for p in bootfs-region bootfs; do \
+		mkdir -p bin/docs/$$p && \
+		printf '%s (%s) unstable; urgency=medium\n\n  * Built from git %s.\n\n -- %s  %s\n' \
+			$$p '$(DEB_VERSION)' '$(VERSION)' 'bootfs developers <bootfs@users.noreply.github.com>' "$$date" \
+			| gzip -9n >bin/docs/$$p/changelog.gz && \
+		echo "nfpm: dist/$${p}_$(DEB_VERSION)_$(DEB_ARCH).deb" && \
+		VERSION='$(DEB_VERSION)' ARCH=$(DEB_ARCH) $(NFPM) package --config packaging/nfpm/$$p.yaml \
+			--packager deb --target dist/$${p}_$(DEB_VERSION)_$(DEB_ARCH).deb >/dev/null || exit 1; \
 	done
 
 # Installs missing Debian packages (a quick no-op when all are present).
@@ -62,4 +96,4 @@ demo: deps build
 	bash scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

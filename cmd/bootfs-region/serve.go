@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/version"
 	"github.com/bootfs/bootfs/region"
 )
 
@@ -56,6 +60,7 @@ func serveCommand() *cli.Command {
 			if verify == 0 {
 				verify = -1
 			}
+			log.Info("bootfs-region starting", "version", version.String())
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			r, err := region.Open(ctx, region.Config{
@@ -73,8 +78,27 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			defer r.Close()
-			return r.Serve(ctx)
+			// Open has bound the listener and prepared everything the API
+			// needs: connections from now on are served. Under systemd
+			// (Type=notify) this is the service's readiness.
+			notify(log, daemon.SdNotifyReady)
+			stopping := sync.OnceFunc(func() { notify(log, daemon.SdNotifyStopping) })
+			go func() {
+				<-ctx.Done()
+				stopping()
+			}()
+			err = r.Serve(ctx)
+			stopping()
+			return err
 		},
+	}
+}
+
+// notify sends state to systemd when started as a Type=notify service
+// (NOTIFY_SOCKET set); elsewhere it does nothing.
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("systemd notification failed", "state", state, "err", err)
 	}
 }
 

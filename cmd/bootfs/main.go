@@ -17,11 +17,13 @@ import (
 	"slices"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/bootfs/bootfs/internal/clidoc"
 )
 
 // appCommands are the words that select the command-line app rather than
 // the mount form.
-var appCommands = []string{"status", "warm", "mount", "help", "h", "--help", "-h", "--version", "-v"}
+var appCommands = []string{"status", "warm", "mount", "help", "h", "--help", "-h", "--version", "-v", "generate-docs"}
 
 func main() {
 	args := os.Args
@@ -37,20 +39,41 @@ func main() {
 	}
 }
 
+// newApp returns the command line, set up for running (help, --version,
+// the hidden generate-docs command of the man page and completion).
 func newApp() *cli.App {
-	return &cli.App{
-		Name:            "bootfs",
-		Usage:           "mount a rack's boot tree from bootfs regions, with a verified block cache",
-		UsageText:       "bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]\nbootfs status MOUNTPOINT [--json]\nbootfs warm MOUNTPOINT PATH...",
-		Description:     mountHelp,
-		Version:         version,
-		HideHelpCommand: true,
-		Commands:        []*cli.Command{mountCommand(), statusCommand(), warmCommand()},
+	app := &cli.App{
+		Name:        "bootfs",
+		Usage:       "mount a rack's boot tree from bootfs regions, with a verified block cache",
+		UsageText:   "bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]\nbootfs status MOUNTPOINT [--json]\nbootfs warm MOUNTPOINT PATH...",
+		Description: mountHelp,
+		Commands:    []*cli.Command{mountCommand(), statusCommand(), warmCommand()},
 	}
+	clidoc.Setup(app, manPage, map[string][]string{"": {"-o", "-f"}, "/mount": {"-o", "-f"}})
+	return app
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+var manPage = clidoc.ManPage{
+	Section: "8",
+	Extra: []clidoc.Part{
+		{Title: "Files", Text: `/etc/fstab
+   the rack's mount line (example: /usr/share/doc/bootfs/examples/fstab).
+
+/var/lib/maas/boot
+   the mount point tftpd-hpa and nginx serve.
+
+/var/cache/bootfs
+   the block cache (cache_dir=).
+
+/var/lib/maas/secret
+   the regions' shared secret (secret_file=), copied from a region.
+
+/etc/nginx/sites-available/bootfs-rack, /etc/bootfs/tftpd.map, /usr/share/bootfs/
+   the nginx site, the tftpd-hpa map file, tftpd-hpa settings and systemd drop-ins (none
+   enabled at installation; see /usr/share/doc/bootfs/README.md).`},
+	},
+	SeeAlso: []string{"bootfs-region(8)", "mount(8)", "mount.fuse3(8)", "fstab(5)", "in.tftpd(8)", "nginx(8)"},
+}
 
 const mountHelp = `Mounting:
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/version"
 	"github.com/bootfs/bootfs/rack/mount"
 )
 
@@ -25,6 +26,9 @@ func mountCommand() *cli.Command {
 		Description:     mountHelp,
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
+			if a := c.Args().Slice(); len(a) == 1 && (a[0] == "--help" || a[0] == "-h") {
+				return cli.ShowSubcommandHelp(c)
+			}
 			return mountMain(c.Args().Slice())
 		},
 	}
@@ -121,6 +125,7 @@ func serve(req *mountRequest) error {
 		_ = os.Chdir("/")
 	}
 	req.cfg.Log = log
+	log.Info("bootfs starting", "version", version.String(), "mountpoint", req.cfg.Mountpoint)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(req.memoryLimit)
 	}

@@ -119,12 +119,14 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// serverEnv is this process's environment without PG* variables, which
-// would otherwise change what initdb and postgres do.
+// serverEnv is this process's environment without PG* variables and
+// NOTIFY_SOCKET, which would otherwise change what initdb and postgres do.
 func serverEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
+		// NOTIFY_SOCKET: Debian's postgres speaks sd_notify, and would
+		// tell the region's service manager READY=1 and STOPPING=1.
+		if !strings.HasPrefix(kv, "PG") && !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
 			env = append(env, kv)
 		}
 	}
