@@ -122,6 +122,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
 		Migrating: r.migratingStatus,
+		OnCorrupt: r.forgetCorrupt,
 		Unavailable: func() string {
 			if p := r.migrating.Load(); p != nil {
 				return "boot files are not served while this region moves images out of the legacy MAAS database (" + *p + "); try again shortly"
@@ -229,12 +230,7 @@ func (r *Region) Serve(ctx context.Context) error {
 					}
 					return out, nil
 				},
-				OnCorrupt: func(d digest.Digest) {
-					if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
-						r.log.Error("forget quarantined file", "sha256", d, "err", err)
-					}
-					_ = r.StartImport() // fetch it again
-				},
+				OnCorrupt: r.forgetCorrupt,
 			})
 		})
 	}
@@ -254,6 +250,18 @@ func (r *Region) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// forgetCorrupt is told of a stored file found damaged (by the background
+// verifier or while serving it) once it is quarantined: this region no
+// longer holds it, and an import fetches it again.
+func (r *Region) forgetCorrupt(d digest.Digest) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
+		r.log.Error("forget quarantined file", "sha256", d, "err", err)
+	}
+	_ = r.StartImport() // fetch it again
 }
 
 func (r *Region) heartbeat(ctx context.Context) error {

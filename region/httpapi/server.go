@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
@@ -38,6 +39,10 @@ type Deps struct {
 	Unavailable func() string
 	// Migrating describes migration progress for status, "" when none.
 	Migrating func() string
+	// OnCorrupt, if set, is called with each stored file found damaged
+	// while serving, after it was quarantined, so the region forgets it
+	// and fetches it again. It must not block.
+	OnCorrupt func(digest.Digest)
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
 }
@@ -47,6 +52,7 @@ type Server struct {
 	d       Deps
 	handler http.Handler
 	m       *metrics
+	blocks  blockCache
 }
 
 // New builds the API. It registers its metrics in d.Registry.
