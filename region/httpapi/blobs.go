@@ -76,7 +76,7 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, d digest.Diges
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+d.String()+`"`)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(verifiedWriter{w, v}, r, "", time.Time{}, v)
+	http.ServeContent(&verifiedWriter{ResponseWriter: w, v: v, rc: http.NewResponseController(w), stall: s.d.WriteTimeout}, r, "", time.Time{}, v)
 	if err := v.Err(); err != nil {
 		s.corrupt(d, err)
 		// Headers (and maybe part of the body) are out: abort the
@@ -127,22 +127,31 @@ func (s *Server) openVerified(ctx context.Context, d digest.Digest) (*store.Veri
 
 // verifiedWriter hands http.ServeContent's copy of a whole file or a single
 // range to store.Verified.CopyTo (big writes, blocks hashed ahead in
-// parallel) instead of a 32 KiB copy loop.
+// parallel) instead of a 32 KiB copy loop. Each write gets stall as its
+// deadline: a body of any size goes out while the client keeps reading.
 type verifiedWriter struct {
 	http.ResponseWriter
-	v *store.Verified
+	v     *store.Verified
+	rc    *http.ResponseController
+	stall time.Duration
 }
 
-func (w verifiedWriter) ReadFrom(src io.Reader) (int64, error) {
+func (w *verifiedWriter) Write(b []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *verifiedWriter) ReadFrom(src io.Reader) (int64, error) {
+	hide := struct{ io.Writer }{w} // Write without ReadFrom
 	if lr, ok := src.(*io.LimitedReader); ok && lr.R == io.Reader(w.v) {
-		n, err := w.v.CopyTo(w.ResponseWriter, lr.N)
+		n, err := w.v.CopyTo(hide, lr.N)
 		lr.N -= n
 		return n, err
 	}
-	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, src)
+	return io.Copy(hide, src)
 }
 
-func (w verifiedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *verifiedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // checkRange answers 416 to the Range headers http.ServeContent would get
 // wrong: "bytes=" with no range (it would send the whole file with 200)
