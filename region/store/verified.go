@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -35,11 +36,15 @@ type Verified struct {
 	bs     int64
 	blocks []digest.Digest
 
-	off    int64   // the Read/Seek position
-	buf    *[]byte // holds block cur, verified
-	cur    int64   // -1: buf holds nothing
+	off    int64  // the Read/Seek position
+	buf    []byte // holds block cur, verified (Read's own, never pooled)
+	cur    int64  // -1: buf holds nothing
 	curLen int
-	err    error // sticky: wraps ErrCorrupt once a block failed
+
+	// mu guards err: http.ServeContent may leave a multi-part copy
+	// goroutine in Read after it returns (when the client went away).
+	mu  sync.Mutex
+	err error // sticky: wraps ErrCorrupt once a block failed
 }
 
 // OpenVerified opens blob dg for verified reading, given its size and block
@@ -63,9 +68,8 @@ func (d *Disk) OpenVerified(dg digest.Digest, size, blockSize int64, blocks []di
 	v := &Verified{d: d, dg: dg, f: f, fi: fi, size: size, bs: blockSize, blocks: blocks, cur: -1}
 	if fi.Size() != size {
 		v.fail(fmt.Sprintf("stored file %s has %d bytes, %d recorded", dg, fi.Size(), size))
-		err := v.err
 		f.Close()
-		return nil, err
+		return nil, v.Err()
 	}
 	return v, nil
 }
@@ -74,16 +78,15 @@ func (d *Disk) OpenVerified(dg digest.Digest, size, blockSize int64, blocks []di
 func (v *Verified) Size() int64 { return v.size }
 
 // Err is the corruption found so far (wrapping ErrCorrupt), or nil.
-func (v *Verified) Err() error { return v.err }
-
-// Close releases the file and the buffer.
-func (v *Verified) Close() error {
-	if v.buf != nil {
-		v.putBlockBuf(v.buf)
-		v.buf = nil
-	}
-	return v.f.Close()
+func (v *Verified) Err() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.err
 }
+
+// Close closes the file. A Read still running elsewhere then fails; it
+// uses a buffer of its own, never one another request may get.
+func (v *Verified) Close() error { return v.f.Close() }
 
 // Seek implements io.Seeker.
 func (v *Verified) Seek(offset int64, whence int) (int64, error) {
@@ -105,8 +108,8 @@ func (v *Verified) Seek(offset int64, whence int) (int64, error) {
 
 // Read implements io.Reader, returning only verified bytes.
 func (v *Verified) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
+	if err := v.Err(); err != nil {
+		return 0, err
 	}
 	if v.off >= v.size {
 		return 0, io.EOF
@@ -115,7 +118,7 @@ func (v *Verified) Read(p []byte) (int, error) {
 	if err := v.load(blk); err != nil {
 		return 0, err
 	}
-	n := copy(p, (*v.buf)[v.off-blk*v.bs:v.curLen])
+	n := copy(p, v.buf[v.off-blk*v.bs:v.curLen])
 	v.off += int64(n)
 	return n, nil
 }
@@ -126,14 +129,14 @@ func (v *Verified) load(blk int64) error {
 		return nil
 	}
 	if v.buf == nil {
-		v.buf = v.getBlockBuf()
+		v.buf = make([]byte, v.bs)
 	}
 	v.cur = -1
-	n, err := v.readBlock(blk, *v.buf)
+	n, err := v.readBlock(blk, v.buf)
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			v.fail(reasonOf(err))
-			return v.err
+			return v.Err()
 		}
 		return err
 	}
@@ -168,6 +171,8 @@ func reasonOf(err error) string {
 // fail quarantines the blob (unless it was replaced meanwhile) and makes
 // every later call return an error wrapping ErrCorrupt.
 func (v *Verified) fail(reason string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.err != nil {
 		return
 	}
@@ -204,8 +209,8 @@ type block struct {
 // stops at the first block that fails verification (then the error wraps
 // ErrCorrupt and the blob is quarantined) or the first write error.
 func (v *Verified) CopyTo(w io.Writer, n int64) (int64, error) {
-	if v.err != nil {
-		return 0, v.err
+	if err := v.Err(); err != nil {
+		return 0, err
 	}
 	n = max(0, min(n, v.size-v.off))
 	if n == 0 {
@@ -214,10 +219,16 @@ func (v *Verified) CopyTo(w io.Writer, n int64) (int64, error) {
 	end := v.off + n
 	first, last := v.off/v.bs, (end-1)/v.bs
 	if first == last { // one block: no goroutines
-		if err := v.load(first); err != nil {
+		b := v.getBlockBuf()
+		defer v.putBlockBuf(b)
+		if _, err := v.readBlock(first, *b); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				v.fail(reasonOf(err))
+				return 0, v.Err()
+			}
 			return 0, err
 		}
-		m, err := w.Write((*v.buf)[v.off-first*v.bs : end-first*v.bs])
+		m, err := w.Write((*b)[v.off-first*v.bs : end-first*v.bs])
 		v.off += int64(m)
 		return int64(m), err
 	}
@@ -247,7 +258,7 @@ func (v *Verified) CopyTo(w io.Writer, n int64) (int64, error) {
 			v.putBlockBuf(b.buf)
 			if errors.Is(b.err, ErrCorrupt) {
 				v.fail(reasonOf(b.err))
-				return written, v.err
+				return written, v.Err()
 			}
 			return written, b.err
 		}
