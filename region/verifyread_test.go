@@ -130,7 +130,7 @@ func TestServingNoticesWrongSize(t *testing.T) {
 	}
 	code, b, err := fetch(t, r, wire.PathBlobs+k.SHA256.String(), nil)
 	if err != nil || code != http.StatusNotFound {
-		t.Errorf("GET of a truncated file: %d %q, %v; want 404", code, b, err)
+		t.Errorf("GET of a truncated file: %d, %d bytes, %v; want 404", code, len(b), err)
 	}
 	regiontest.Eventually(t, 60*time.Second, "re-fetch of the truncated file", func() bool {
 		b, err := os.ReadFile(path)

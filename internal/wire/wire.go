@@ -101,9 +101,9 @@ type RegionStatus struct {
 	Version string `json:"version"`
 	// Stopped is set when the region stopped cleanly (it is then not
 	// alive, and LastHeartbeat is that time).
-	Stopped *time.Time `json:"stopped,omitempty"`
-	BytesHeld   int64 `json:"bytes_held"`
-	BytesWanted int64 `json:"bytes_wanted"`
+	Stopped     *time.Time `json:"stopped,omitempty"`
+	BytesHeld   int64      `json:"bytes_held"`
+	BytesWanted int64      `json:"bytes_wanted"`
 	// SetsHeld counts the resource sets this region holds completely, of
 	// SetsWanted (every set recorded).
 	SetsHeld   int `json:"sets_held"`

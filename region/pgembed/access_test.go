@@ -143,3 +143,28 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunningURL: another process finds the running server's socket from
+// its postmaster.pid and connects.
+func TestRunningURL(t *testing.T) {
+	needBinaries(t)
+	dir := stateDir(t)
+	s := startTest(t, Options{Dir: dir}, nil)
+	u, ok := RunningURL(dir, "bootfs")
+	if !ok {
+		t.Fatal("RunningURL found no running server")
+	}
+	if u != s.URL() {
+		t.Errorf("RunningURL = %s, URL = %s", u, s.URL())
+	}
+	var one int
+	if err := connect(t, u).QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("query through RunningURL: %v", err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := RunningURL(dir, "bootfs"); ok {
+		t.Error("RunningURL after a clean stop")
+	}
+}
