@@ -110,6 +110,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if r.id, err = r.db.ClaimName(ctx, cfg.Name, cfg.URL, r.instance, version.String(), cfg.AliveWindow); err != nil {
 		return nil, err
 	}
+	r.warnVersionMix(ctx)
 	if err := r.reconcile(ctx); err != nil {
 		return nil, fmt.Errorf("start-up reconcile: %w", err)
 	}
@@ -266,6 +267,25 @@ func (r *Region) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// warnVersionMix logs a warning when live peers run another version (status
+// shows it as a banner too).
+func (r *Region) warnVersionMix(ctx context.Context) {
+	regs, err := r.db.Regions(ctx)
+	if err != nil {
+		return
+	}
+	now, err := r.db.Now(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range regs {
+		if p.ID != r.id && p.Stopped.IsZero() && now.Sub(p.LastHeartbeat) <= r.cfg.AliveWindow && p.Version != version.String() {
+			r.log.Warn("a live region runs another version; upgrade every region to one version",
+				"region", p.Name, "its_version", p.Version, "this_version", version.String())
+		}
+	}
 }
 
 // forgetCorrupt is told of a stored file found damaged (by the background
