@@ -246,11 +246,14 @@ func TestStalledReaderIsCutLongPollIsNot(t *testing.T) {
 	defer resp.Body.Close()
 	start := time.Now()
 	var got bytes.Buffer
-	buf := make([]byte, 4<<20)
+	buf := make([]byte, 512<<10) // at least 64 reads, 50ms apart: over 3s
 	for {
 		time.Sleep(50 * time.Millisecond)
-		n, err := resp.Body.Read(buf)
+		n, err := io.ReadFull(resp.Body, buf)
 		got.Write(buf[:n])
+		if err == io.ErrUnexpectedEOF && got.Len() == len(content) {
+			err = io.EOF
+		}
 		if err == io.EOF {
 			break
 		}
