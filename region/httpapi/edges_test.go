@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,11 @@ type api struct {
 
 // startAPI serves a Server over loopback until the test ends; tune may
 // change the Deps (timeouts) first.
-func startAPI(t *testing.T, tune func(*Deps)) *api {
+func startAPI(t *testing.T, tune func(*Deps)) *api { return startAPITB(t, tune) }
+
+func startAPIB(b *testing.B) *api { return startAPITB(b, nil) }
+
+func startAPITB(t testing.TB, tune func(*Deps)) *api {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, pgtest.NewDatabase(t))
@@ -84,12 +89,24 @@ func startAPI(t *testing.T, tune func(*Deps)) *api {
 }
 
 // put stores n random bytes and returns their digest.
-func (a *api) put(t *testing.T, n int) (digest.Digest, []byte) {
+func (a *api) put(t *testing.T, n int) (digest.Digest, []byte) { return a.putB(t, n) }
+
+func (a *api) putB(t testing.TB, n int) (digest.Digest, []byte) {
 	t.Helper()
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	d := digest.Of(b)
-	if _, err := a.store.Put(context.Background(), d, int64(n), bytes.NewReader(b)); err != nil {
+	ctx := context.Background()
+	blocks, err := a.store.Put(ctx, d, int64(n), bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded as an import records it (block digests included).
+	if _, err := a.db.Pool().Exec(ctx, `INSERT INTO blob (sha256, size, filename_on_disk) VALUES ($1, $2, $3)`,
+		d.String(), n, d.String()[:12]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.db.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil {
 		t.Fatal(err)
 	}
 	return d, b
@@ -275,5 +292,50 @@ func TestStalledReaderIsCutLongPollIsNot(t *testing.T) {
 	resp1, _ := a.get(t, wire.PathTree+"?wait=2s", http.Header{"If-None-Match": {etag}})
 	if resp1.StatusCode != http.StatusNotModified || time.Since(start) < 2*time.Second {
 		t.Errorf("long-poll: %s after %v, want 304 after 2s", resp1.Status, time.Since(start))
+	}
+}
+
+// TestServeWithoutRecordedDigests: a stored file whose block digests were
+// never recorded is hashed whole before it is served; damaged, it is
+// quarantined and answered 404, never sent.
+func TestServeWithoutRecordedDigests(t *testing.T) {
+	var mu sync.Mutex
+	var corrupt []digest.Digest
+	a := startAPI(t, func(d *Deps) {
+		d.OnCorrupt = func(dg digest.Digest) {
+			mu.Lock()
+			corrupt = append(corrupt, dg)
+			mu.Unlock()
+		}
+	})
+	ctx := context.Background()
+	content := make([]byte, 2<<20+5)
+	_, _ = rand.Read(content)
+	d := digest.Of(content)
+	if _, err := a.store.Put(ctx, d, int64(len(content)), bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := a.get(t, wire.PathBlobs+d.String(), nil); resp.StatusCode != http.StatusOK || !bytes.Equal(b, content) {
+		t.Fatalf("intact file: %s, %d bytes", resp.Status, len(b))
+	}
+	f, err := os.OpenFile(a.store.Path(d), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{content[7] ^ 1}, 7); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	resp, b := a.get(t, wire.PathBlobs+d.String(), nil)
+	if resp.StatusCode != http.StatusNotFound || bytes.Equal(b, content) {
+		t.Errorf("damaged file: %s, %d bytes; want 404", resp.Status, len(b))
+	}
+	if _, err := a.store.Stat(d); err == nil {
+		t.Error("the damaged file is still in the store")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(corrupt) != 1 || corrupt[0] != d {
+		t.Errorf("OnCorrupt calls: %v", corrupt)
 	}
 }
