@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/version"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/httpapi"
@@ -39,6 +40,7 @@ type Region struct {
 	kick     chan struct{} // asks the import loop to run now
 	pg       *pgembed.Server
 	ln       net.Listener
+	instance string // this region's instance id (its store's), held in the region row
 	// migrating is the progress line while the one-time migration runs,
 	// nil otherwise; file endpoints answer 503 while it is set.
 	migrating atomic.Pointer[string]
@@ -101,9 +103,13 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if cfg.NewSecret {
 		r.log.Warn("this region's secret is now the one every region must use", "secret_file", cfg.SecretFile)
 	}
-	if r.id, err = r.db.RegisterRegion(ctx, cfg.Name, cfg.URL); err != nil {
+	if r.instance, err = r.store.InstanceID(); err != nil {
 		return nil, err
 	}
+	if r.id, err = r.db.ClaimName(ctx, cfg.Name, cfg.URL, r.instance, version.String(), cfg.AliveWindow); err != nil {
+		return nil, err
+	}
+	r.warnVersionMix(ctx)
 	if err := r.reconcile(ctx); err != nil {
 		return nil, fmt.Errorf("start-up reconcile: %w", err)
 	}
@@ -121,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
 		Migrating: r.migratingStatus,
+		OnCorrupt: r.forgetCorrupt,
 		Unavailable: func() string {
 			if p := r.migrating.Load(); p != nil {
 				return "boot files are not served while this region moves images out of the legacy MAAS database (" + *p + "); try again shortly"
@@ -132,10 +139,21 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	return r, nil
 }
 
-// Close stops the embedded database (if any) and closes connections.
+// Close marks the region down (other regions and racks see it stopped at
+// once instead of after the alive window), stops the embedded database (if
+// any) and closes connections.
 func (r *Region) Close() {
 	if r.ln != nil {
 		_ = r.ln.Close()
+	}
+	if r.db != nil && r.id != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.db.MarkDown(ctx, r.id, r.instance); err != nil {
+			r.log.Warn("could not mark this region down; others see it down after the alive window", "err", err)
+		} else {
+			r.log.Info("region marked down", "name", r.cfg.Name)
+		}
+		cancel()
 	}
 	if r.db != nil {
 		r.db.Close()
@@ -228,12 +246,7 @@ func (r *Region) Serve(ctx context.Context) error {
 					}
 					return out, nil
 				},
-				OnCorrupt: func(d digest.Digest) {
-					if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
-						r.log.Error("forget quarantined file", "sha256", d, "err", err)
-					}
-					_ = r.StartImport() // fetch it again
-				},
+				OnCorrupt: r.forgetCorrupt,
 			})
 		})
 	}
@@ -255,6 +268,37 @@ func (r *Region) Serve(ctx context.Context) error {
 	return err
 }
 
+// warnVersionMix logs a warning when live peers run another version (status
+// shows it as a banner too).
+func (r *Region) warnVersionMix(ctx context.Context) {
+	regs, err := r.db.Regions(ctx)
+	if err != nil {
+		return
+	}
+	now, err := r.db.Now(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range regs {
+		if p.ID != r.id && p.Stopped.IsZero() && now.Sub(p.LastHeartbeat) <= r.cfg.AliveWindow && p.Version != version.String() {
+			r.log.Warn("a live region runs another version; upgrade every region to one version",
+				"region", p.Name, "its_version", p.Version, "this_version", version.String())
+		}
+	}
+}
+
+// forgetCorrupt is told of a stored file found damaged (by the background
+// verifier or while serving it) once it is quarantined: this region no
+// longer holds it, and an import fetches it again.
+func (r *Region) forgetCorrupt(d digest.Digest) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
+		r.log.Error("forget quarantined file", "sha256", d, "err", err)
+	}
+	_ = r.StartImport() // fetch it again
+}
+
 func (r *Region) heartbeat(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -264,11 +308,16 @@ func (r *Region) heartbeat(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		err := r.db.Heartbeat(ctx, r.id)
+		err := r.db.Heartbeat(ctx, r.id, r.instance)
 		if errors.Is(err, db.ErrNotFound) {
 			// An operator removed this region while it ran. Stop rather
 			// than quietly re-join: a restart registers it again.
 			return fmt.Errorf("region %q was removed from the database by an operator; restart it to register again", r.cfg.Name)
+		}
+		if errors.Is(err, db.ErrNameInUse) {
+			// This region was silent past the alive window and another
+			// took its name: two must not serve as one.
+			return fmt.Errorf("region %q stops: %w", r.cfg.Name, err)
 		}
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("heartbeat failed", "err", err)

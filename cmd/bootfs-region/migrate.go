@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -178,25 +175,15 @@ func openMigrated(ctx context.Context, url string, stop func()) (*db.DB, func(),
 }
 
 // runningEmbeddedURL is the URL of the embedded PostgreSQL that a running
-// `serve` started on dir, if its postmaster.pid exists: the fourth line is
-// the port, and the server trusts local connections as its superuser (see
+// `serve` started on dir, if its postmaster.pid exists: its unix socket,
+// where the server trusts local connections as its superuser (see
 // region/pgembed). Whether it really runs is for the caller to find out.
 func runningEmbeddedURL(dir string) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, "pgdata", "postmaster.pid"))
-	if err != nil {
+	u, ok := pgembed.RunningURL(dir, "bootfs")
+	if !ok {
 		return "", false
 	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 4 {
-		return "", false
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
-	if err != nil || port <= 0 || port > 65535 {
-		return "", false
-	}
-	u := url.URL{Scheme: "postgres", User: url.User(pgembed.Superuser), Host: "127.0.0.1:" + strconv.Itoa(port),
-		Path: "/bootfs", RawQuery: "sslmode=disable&connect_timeout=5"}
-	return u.String(), true
+	return u + "&connect_timeout=5", true
 }
 
 // regionID finds the region called name (default: the host name),

@@ -41,9 +41,13 @@ func regionsList(c *cli.Context) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tURL\tALIVE\tLAST HEARTBEAT\tHELD")
+	fmt.Fprintln(tw, "NAME\tURL\tVERSION\tALIVE\tLAST HEARTBEAT\tHELD")
 	for _, r := range regions {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s of %s\n", r.Name, r.URL, r.Alive, r.LastHeartbeat.Format("2006-01-02 15:04:05"),
+		alive := fmt.Sprint(r.Alive)
+		if r.Stopped != nil {
+			alive = "stopped"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s of %s\n", r.Name, r.URL, r.Version, alive, r.LastHeartbeat.Format("2006-01-02 15:04:05"),
 			httpapi.HumanBytes(r.BytesHeld), httpapi.HumanBytes(r.BytesWanted))
 	}
 	return tw.Flush()

@@ -50,9 +50,13 @@ func printStatus(out io.Writer, st wire.Status) error {
 		fmt.Fprintln(out)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tURL\tALIVE\tHELD\t%")
+	fmt.Fprintln(tw, "REGION\tURL\tVERSION\tALIVE\tHELD\t%")
 	for _, r := range st.Regions {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s of %s\t%s\n", r.Name, r.URL, r.Alive, hb(r.BytesHeld), hb(r.BytesWanted), pct(r.BytesHeld, r.BytesWanted))
+		alive := fmt.Sprint(r.Alive)
+		if r.Stopped != nil {
+			alive = "stopped " + r.Stopped.Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s of %s\t%s\n", r.Name, r.URL, r.Version, alive, hb(r.BytesHeld), hb(r.BytesWanted), pct(r.BytesHeld, r.BytesWanted))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "RESOURCE\tARCH\tVERSION\tLABEL\tSIZE\tAVAILABLE\tHELD BACK BY")

@@ -74,7 +74,7 @@ type BlockDigests struct {
 // the condition goes away.
 type Banner struct {
 	Region  string    `json:"region"`
-	Kind    string    `json:"kind"` // e.g. "disk-space", "import", "migration"
+	Kind    string    `json:"kind"` // e.g. "disk-space", "import", "migration", "version-mix"
 	Message string    `json:"message"`
 	Since   time.Time `json:"since"`
 }
@@ -97,8 +97,13 @@ type Status struct {
 // RegionStatus is one region's line in Status.
 type RegionStatus struct {
 	Region
-	BytesHeld   int64 `json:"bytes_held"`
-	BytesWanted int64 `json:"bytes_wanted"`
+	// Version is the build the region runs ("" if it never said).
+	Version string `json:"version"`
+	// Stopped is set when the region stopped cleanly (it is then not
+	// alive, and LastHeartbeat is that time).
+	Stopped     *time.Time `json:"stopped,omitempty"`
+	BytesHeld   int64      `json:"bytes_held"`
+	BytesWanted int64      `json:"bytes_wanted"`
 	// SetsHeld counts the resource sets this region holds completely, of
 	// SetsWanted (every set recorded).
 	SetsHeld   int `json:"sets_held"`

@@ -1,9 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bootfs/bootfs/internal/digest"
@@ -37,6 +42,11 @@ func (s *Server) serveMAAS(w http.ResponseWriter, r *http.Request) {
 	s.sendFile(w, r, b.SHA256)
 }
 
+// sendFile sends stored file d, every byte verified against its block
+// digests just before it leaves (see store.Verified). A damaged file is
+// quarantined at once, reported through Deps.OnCorrupt (so it is fetched
+// again) and the response is cut: the client sees an error, never a
+// complete wrong body.
 func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, d digest.Digest) {
 	if s.d.Unavailable != nil {
 		if why := s.d.Unavailable(); why != "" {
@@ -45,8 +55,13 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, d digest.Diges
 			return
 		}
 	}
-	f, err := s.d.Store.Open(d)
-	if errors.Is(err, store.ErrNotFound) {
+	v, err := s.openVerified(r.Context(), d)
+	if errors.Is(err, store.ErrCorrupt) {
+		s.corrupt(d, err)
+		http.Error(w, "this region does not hold that file: its copy was damaged and is being fetched again", http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, db.ErrNotFound) {
 		http.Error(w, "this region does not hold that file", http.StatusNotFound)
 		return
 	}
@@ -54,11 +69,121 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, d digest.Diges
 		s.internal(w, "open stored file", err)
 		return
 	}
-	defer f.Close()
+	defer v.Close()
+	if !checkRange(w, r, v.Size()) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+d.String()+`"`)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(&verifiedWriter{ResponseWriter: w, v: v, rc: http.NewResponseController(w), stall: s.d.WriteTimeout}, r, "", time.Time{}, v)
+	if err := v.Err(); err != nil {
+		s.corrupt(d, err)
+		// Headers (and maybe part of the body) are out: abort the
+		// connection so the client cannot take a short or wrong body
+		// for a complete one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// corrupt reports a blob found damaged while serving.
+func (s *Server) corrupt(d digest.Digest, err error) {
+	s.d.Log.Error("stored file is damaged: quarantined, response cut, fetching it again", "sha256", d, "err", err)
+	s.forgetBlocks(d)
+	if s.d.OnCorrupt != nil {
+		s.d.OnCorrupt(d)
+	}
+}
+
+// openVerified opens stored file d with its recorded block digests. A
+// file whose digests were never recorded is hashed whole first (and its
+// digests recorded), so it is still served only once verified.
+func (s *Server) openVerified(ctx context.Context, d digest.Digest) (*store.Verified, error) {
+	bi, err := s.blockInfo(ctx, d)
+	if errors.Is(err, db.ErrNotFound) {
+		if _, serr := s.d.Store.Stat(d); serr != nil {
+			return nil, serr
+		}
+		whole, blocks, herr := s.d.Store.Hash(ctx, d, 0)
+		if herr != nil {
+			return nil, herr
+		}
+		if whole != d {
+			if qerr := s.d.Store.Quarantine(d, "sha256 of the stored bytes is "+whole.String()); qerr != nil && !errors.Is(qerr, store.ErrNotFound) {
+				return nil, qerr
+			}
+			return nil, fmt.Errorf("%w: sha256 of the stored bytes of %s is %s", store.ErrCorrupt, d, whole)
+		}
+		if err := s.d.DB.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return nil, err
+		}
+		size, _ := s.d.Store.Stat(d)
+		bi = blockInfo{size: size, bs: digest.BlockSize, blocks: blocks}
+	} else if err != nil {
+		return nil, err
+	}
+	return s.d.Store.OpenVerified(d, bi.size, bi.bs, bi.blocks)
+}
+
+// verifiedWriter hands http.ServeContent's copy of a whole file or a single
+// range to store.Verified.CopyTo (big writes, blocks hashed ahead in
+// parallel) instead of a 32 KiB copy loop. Each write gets stall as its
+// deadline: a body of any size goes out while the client keeps reading.
+type verifiedWriter struct {
+	http.ResponseWriter
+	v     *store.Verified
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (w *verifiedWriter) Write(b []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *verifiedWriter) ReadFrom(src io.Reader) (int64, error) {
+	hide := struct{ io.Writer }{w} // Write without ReadFrom
+	if lr, ok := src.(*io.LimitedReader); ok && lr.R == io.Reader(w.v) {
+		n, err := w.v.CopyTo(hide, lr.N)
+		lr.N -= n
+		return n, err
+	}
+	return io.Copy(hide, src)
+}
+
+func (w *verifiedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// checkRange answers 416 to the Range headers http.ServeContent would get
+// wrong: "bytes=" with no range (it would send the whole file with 200)
+// and suffix ranges of zero bytes, "bytes=-0" (a malformed 206). Such
+// ranges are dropped from a list that has satisfiable ones. It reports
+// whether to go on.
+func checkRange(w http.ResponseWriter, r *http.Request, size int64) bool {
+	h := r.Header.Get("Range")
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return true
+	}
+	var keep []string
+	for _, ra := range strings.Split(spec, ",") {
+		ra = strings.TrimSpace(ra)
+		if ra == "" {
+			continue
+		}
+		if start, end, ok := strings.Cut(ra, "-"); ok && strings.TrimSpace(start) == "" {
+			if n, err := strconv.ParseInt(strings.TrimSpace(end), 10, 64); err == nil && n == 0 {
+				continue // "-0": the last zero bytes, unsatisfiable
+			}
+		}
+		keep = append(keep, ra)
+	}
+	if len(keep) == 0 {
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		http.Error(w, "invalid range: no satisfiable byte range in "+strconv.Quote(h), http.StatusRequestedRangeNotSatisfiable)
+		return false
+	}
+	r.Header.Set("Range", "bytes="+strings.Join(keep, ","))
+	return true
 }
 
 // serveBlocks sends the block digests of a file.
@@ -68,7 +193,7 @@ func (s *Server) serveBlocks(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed sha256", http.StatusBadRequest)
 		return
 	}
-	size, bs, blocks, err := s.d.DB.BlockDigests(r.Context(), d)
+	bi, err := s.blockInfo(r.Context(), d)
 	if errors.Is(err, db.ErrNotFound) {
 		http.NotFound(w, r)
 		return
@@ -79,7 +204,7 @@ func (s *Server) serveBlocks(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	_ = json.NewEncoder(w).Encode(wire.BlockDigests{SHA256: d, Size: size, BlockSize: bs, Blocks: blocks})
+	_ = json.NewEncoder(w).Encode(wire.BlockDigests{SHA256: d, Size: bi.size, BlockSize: bi.bs, Blocks: bi.blocks})
 }
 
 // internal logs detail and answers a generic 500.

@@ -35,8 +35,8 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f0f
 {{if .Migrating}}<div class="banner">{{.Migrating}}</div>{{end}}
 {{range .Banners}}<div class="banner"><b>{{.Region}}</b> ({{.Kind}}, since {{.Since.Format "2006-01-02 15:04:05 MST"}}): {{.Message}}</div>{{end}}
 <h2>Regions</h2>
-<table><tr><th>name</th><th>url</th><th>alive</th><th>last heartbeat</th><th>held</th></tr>
-{{range .Regions}}<tr><td>{{.Name}}</td><td>{{.URL}}</td><td>{{if .Alive}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td>
+<table><tr><th>name</th><th>url</th><th>version</th><th>alive</th><th>last heartbeat</th><th>held</th></tr>
+{{range .Regions}}<tr><td>{{.Name}}</td><td>{{.URL}}</td><td>{{.Version}}</td><td>{{if .Alive}}<span class="ok">yes</span>{{else if .Stopped}}<span class="bad">stopped</span>{{else}}<span class="bad">no</span>{{end}}</td>
 <td>{{.LastHeartbeat.Format "2006-01-02 15:04:05 MST"}}</td><td>{{bytes .BytesHeld}} of {{bytes .BytesWanted}} ({{pct .BytesHeld .BytesWanted}})</td></tr>{{end}}
 </table>
 <h2>Resource sets</h2>

@@ -11,11 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
@@ -38,21 +42,50 @@ type Deps struct {
 	Unavailable func() string
 	// Migrating describes migration progress for status, "" when none.
 	Migrating func() string
+	// OnCorrupt, if set, is called with each stored file found damaged
+	// while serving, after it was quarantined, so the region forgets it
+	// and fetches it again. It must not block.
+	OnCorrupt func(digest.Digest)
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
+	// Timeouts; zero values get the defaults below.
+	ReadHeaderTimeout time.Duration // the request line and headers must arrive within it (default 10s)
+	IdleTimeout       time.Duration // an idle keep-alive connection is closed after it (default 2m)
+	// WriteTimeout bounds writing a response. Two exceptions by design:
+	// a tree long-poll gets its wait on top, and a file body gets it per
+	// write (a body of any size goes out while the client keeps reading;
+	// a client that stops reading is cut after it). Default 1m.
+	WriteTimeout time.Duration
 }
+
+// Default timeouts of Deps.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultWriteTimeout      = time.Minute
+)
 
 // Server is the region HTTP API.
 type Server struct {
 	d       Deps
 	handler http.Handler
 	m       *metrics
+	blocks  blockCache
 }
 
 // New builds the API. It registers its metrics in d.Registry.
 func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.ReadHeaderTimeout <= 0 {
+		d.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.WriteTimeout <= 0 {
+		d.WriteTimeout = DefaultWriteTimeout
 	}
 	s := &Server{d: d, m: newMetrics(d.Registry)}
 	mux := http.NewServeMux()
@@ -79,8 +112,50 @@ func New(d Deps) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A path or query with a NUL, another
+// control character or bytes that are not UTF-8 is answered 400 before it
+// reaches a handler (no name in the database or the store has them).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if why := badRequestText(r); why != "" {
+		http.Error(w, why, http.StatusBadRequest)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
+
+// badRequestText says what is wrong with r's path or query, or "".
+func badRequestText(r *http.Request) string {
+	if !cleanText(r.URL.Path) {
+		return "invalid request path: it has a NUL, a control character or bytes that are not UTF-8"
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "invalid query string: " + err.Error()
+	}
+	for k, vs := range q {
+		if !cleanText(k) {
+			return "invalid query string: a parameter name has a NUL, a control character or bytes that are not UTF-8"
+		}
+		for _, v := range vs {
+			if !cleanText(v) {
+				return "invalid query parameter " + strconv.Quote(k) + ": it has a NUL, a control character or bytes that are not UTF-8"
+			}
+		}
+	}
+	return ""
+}
+
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -89,9 +164,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// Requests see ctx end, so long-polls return at shutdown instead
 		// of holding it up.
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.d.Log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.d.ReadHeaderTimeout,
+		IdleTimeout:       s.d.IdleTimeout,
+		// Long-polls and file bodies move their own deadlines (see
+		// Deps.WriteTimeout); everything else must be written in time.
+		WriteTimeout: s.d.WriteTimeout,
+		ErrorLog:     slog.NewLogLogger(s.d.Log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

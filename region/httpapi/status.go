@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/importer"
 )
 
@@ -14,8 +18,21 @@ import (
 func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	res, _ := s.d.Tree.Current()
 	st := wire.Status{Region: s.d.Region, Sets: res.Sets}
+	regs, err := s.d.DB.Regions(ctx)
+	if err != nil {
+		return st, err
+	}
+	byName := make(map[string]db.Region, len(regs))
+	for _, r := range regs {
+		byName[r.Name] = r
+	}
 	for _, r := range res.Tree.Regions {
-		rs := wire.RegionStatus{Region: r}
+		rs := wire.RegionStatus{Region: r, Version: byName[r.Name].Version}
+		if stopped := byName[r.Name].Stopped; !stopped.IsZero() {
+			rs.Stopped = &stopped
+			rs.LastHeartbeat = stopped
+			rs.Alive = false
+		}
 		for _, set := range res.Sets {
 			rs.BytesWanted += set.Size
 			rs.BytesHeld += set.Held[r.Name]
@@ -32,6 +49,9 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	}
 	for _, b := range banners {
 		st.Banners = append(st.Banners, wire.Banner{Region: b.Region, Kind: b.Kind, Message: b.Message, Since: b.Since})
+	}
+	if b, ok := versionMix(st.Regions, s.d.Region); ok {
+		st.Banners = append(st.Banners, b)
 	}
 	claims, err := s.d.DB.Claims(ctx)
 	if err != nil {
@@ -50,6 +70,46 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	free, _ := s.d.Store.Free()
 	st.Store = wire.StoreStatus{Dir: s.d.Store.Dir(), Files: files, Bytes: bytes, FreeBytes: free, Quarantine: q}
 	return st, nil
+}
+
+// BannerVersionMix is the Kind of the banner shown while live regions run
+// different versions.
+const BannerVersionMix = "version-mix"
+
+// versionMix returns a warning banner when the live regions report
+// different versions (an upgrade half done).
+func versionMix(regions []wire.RegionStatus, self string) (wire.Banner, bool) {
+	byVersion := map[string][]string{}
+	var versions []string
+	var since time.Time
+	for _, r := range regions {
+		if !r.Alive {
+			continue
+		}
+		v := r.Version
+		if v == "" {
+			v = "unknown (older than this check)"
+		}
+		if _, ok := byVersion[v]; !ok {
+			versions = append(versions, v)
+		}
+		byVersion[v] = append(byVersion[v], r.Name)
+		if r.LastHeartbeat.After(since) {
+			since = r.LastHeartbeat
+		}
+	}
+	if len(versions) < 2 {
+		return wire.Banner{}, false
+	}
+	sort.Strings(versions)
+	parts := make([]string, 0, len(versions))
+	for _, v := range versions {
+		parts = append(parts, v+" on "+strings.Join(byVersion[v], ", "))
+	}
+	return wire.Banner{
+		Region: self, Kind: BannerVersionMix, Since: since,
+		Message: "live regions run different versions: " + strings.Join(parts, "; ") + ". Upgrade every region to one version.",
+	}, true
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {

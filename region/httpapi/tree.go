@@ -25,6 +25,10 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request) {
 	res, changed := s.d.Tree.Current()
 	matches := func(gen string) bool { return etagMatches(r.Header.Get("If-None-Match"), gen) }
 	if matches(res.Tree.Generation) && wait > 0 {
+		// A long-poll: the write deadline starts after the wait.
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.d.WriteTimeout)); err != nil {
+			s.d.Log.Debug("extend write deadline of a long-poll", "err", err)
+		}
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
 		helperServer(dir)
 	}
+	if u := os.Getenv(probeEnv); u != "" {
+		probe(u)
+	}
 	os.Exit(m.Run())
 }
 

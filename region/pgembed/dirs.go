@@ -46,25 +46,61 @@ func newLayout(dir string) layout {
 	return l
 }
 
-// prepare creates the state and socket directories, hands the socket
-// directory to the server's user and checks that user can reach the data
-// directory.
+// prepare creates the state and socket directories, makes the socket
+// directory the server user's alone (mode 0700: no other user can reach
+// the socket, which is how the server's trust authentication stays
+// private) and checks that user can reach the data directory.
 func (l layout) prepare(as *runAs) error {
 	if err := os.MkdirAll(l.dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	if err := os.MkdirAll(l.socket, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(l.socket), 0o755); err != nil {
 		return fmt.Errorf("create socket dir: %w", err)
 	}
+	if err := os.Mkdir(l.socket, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create socket dir: %w", err)
+	}
+	if err := privateDir(l.socket, as); err != nil {
+		return err
+	}
 	if as != nil {
-		if err := os.Chown(l.socket, int(as.uid), int(as.gid)); err != nil {
-			return fmt.Errorf("chown socket dir: %w", err)
-		}
 		if err := checkSearchable(l.dir, as); err != nil {
 			return err
 		}
-		if err := checkSearchable(l.socket, as); err != nil {
+		if err := checkSearchable(filepath.Dir(l.socket), as); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// privateDir makes dir a real directory (not a symlink) owned by the
+// server's user (as, or this process's user) with mode 0700. A directory
+// of another owner is refused unless this process is root (a socket
+// directory under /tmp could have been made by anyone).
+func privateDir(dir string, as *runAs) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("socket dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("socket dir %s is not a directory (a symlink?): remove it", dir)
+	}
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	if as != nil {
+		uid, gid = as.uid, as.gid
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != uid || st.Gid != gid) {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("socket dir %s belongs to uid %d, not to this user (%d): remove it", dir, st.Uid, uid)
+		}
+		if err := os.Lchown(dir, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("chown socket dir: %w", err)
+		}
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("chmod socket dir: %w", err)
 		}
 	}
 	return nil

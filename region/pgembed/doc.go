@@ -4,8 +4,9 @@
 // PostgreSQL server of its own, living entirely under the state directory:
 //
 //	Dir/pgdata   the cluster (initdb'ed on first start)
-//	Dir/run      the server's unix socket directory (see below)
-//	Dir/pgport   the TCP port chosen on first start, reused when still free
+//	Dir/run      the server's unix socket directory, mode 0700 (see below)
+//	Dir/pgport   the port number naming the socket (.s.PGSQL.PORT), chosen
+//	             on first start and reused
 //
 // Start initialises the cluster on first use, starts `postgres` as a direct
 // child process (not daemonised through pg_ctl) so that it is supervised and
@@ -31,18 +32,22 @@
 //
 // # Access
 //
-// The server listens on 127.0.0.1 only and trusts every local connection (on
-// the unix socket and on 127.0.0.1): it is a private server, protected by
-// the machine's own users, never reachable from the network. URL connects as
-// the cluster's superuser, "postgres".
+// The server listens on no TCP address, only on its unix socket, whose
+// directory belongs to the server's user with mode 0700: no other OS user
+// can reach it (root, the region, can). Connections on the socket are
+// trusted; pg_hba.conf is rewritten at every start, so a cluster made by an
+// older version (which also trusted 127.0.0.1) is locked down too. URL
+// connects over the socket as the cluster's superuser, "postgres";
+// RunningURL finds the socket of a server another process started.
 //
 // # Socket path
 //
 // A unix socket path must fit in 107 bytes. When Dir/run/.s.PGSQL.PORT would
 // be longer, the socket lives in /tmp/bootfs-pg-HASH instead, HASH being
-// derived from Dir so each state directory keeps its own. Clients of this
-// package connect over TCP, so the socket location only matters to someone
-// running psql by hand (Server.SocketDir says where it is).
+// derived from Dir so each state directory keeps its own; Start makes sure
+// it is a real directory of the server's user, mode 0700 (refusing, unless
+// root, one that someone else made). Server.SocketDir says where it is
+// (`psql -h DIR -p PORT -U postgres` as root or the server's user).
 //
 // # Supervision
 //

@@ -11,14 +11,16 @@ import (
 	"strings"
 )
 
-// hbaConf replaces initdb's pg_hba.conf: trust on the unix socket and on
-// 127.0.0.1, nothing else (the server listens on 127.0.0.1 only anyway).
-const hbaConf = `# Written by bootfs pgembed: a private server trusting local connections only.
+// hbaConf replaces initdb's pg_hba.conf, and is written again at every
+// start (clusters made by older versions trusted 127.0.0.1 too): unix
+// socket connections only. Trust is safe there because the socket's
+// directory is mode 0700 (see layout.prepare): only the server's user (and
+// root, the region) can reach it. The server listens on no TCP address.
+const hbaConf = `# Written by bootfs pgembed at every start: unix socket only, in a directory
+# only the server's user can enter. Edits are overwritten.
 # TYPE  DATABASE     USER  ADDRESS       METHOD
 local   all          all                 trust
-host    all          all   127.0.0.1/32  trust
 local   replication  all                 trust
-host    replication  all   127.0.0.1/32  trust
 `
 
 // initCluster runs initdb unless Dir/pgdata already holds a cluster. initdb
@@ -62,14 +64,8 @@ func (s *Server) initCluster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("initdb: %w: %s", err, tail(string(out), 2000))
 	}
-	hba := filepath.Join(s.l.initTmp, "pg_hba.conf")
-	if err := writeFileAtomic(hba, []byte(hbaConf)); err != nil {
-		return fmt.Errorf("write pg_hba.conf: %w", err)
-	}
-	if s.as != nil {
-		if err := os.Chown(hba, int(s.as.uid), int(s.as.gid)); err != nil {
-			return fmt.Errorf("chown pg_hba.conf: %w", err)
-		}
+	if err := s.writeHBA(s.l.initTmp); err != nil {
+		return err
 	}
 	if err := os.Remove(s.l.data); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove empty data dir: %w", err)
@@ -81,6 +77,24 @@ func (s *Server) initCluster(ctx context.Context) error {
 		return fmt.Errorf("sync state dir: %w", err)
 	}
 	s.log.Info("initialised PostgreSQL cluster", "path", s.l.data, "bindir", s.o.BinDir)
+	return nil
+}
+
+// writeHBA writes hbaConf into the cluster in dir, owned by the server's
+// user, unless it is there already.
+func (s *Server) writeHBA(dir string) error {
+	hba := filepath.Join(dir, "pg_hba.conf")
+	if b, err := os.ReadFile(hba); err == nil && string(b) == hbaConf {
+		return nil
+	}
+	if err := writeFileAtomic(hba, []byte(hbaConf)); err != nil {
+		return fmt.Errorf("write pg_hba.conf: %w", err)
+	}
+	if s.as != nil {
+		if err := os.Chown(hba, int(s.as.uid), int(s.as.gid)); err != nil {
+			return fmt.Errorf("chown pg_hba.conf: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -51,7 +51,7 @@ func (p *proc) recentOutput() string {
 // and settings that depend on this run, then Options.Settings.
 func (s *Server) serverArgs() []string {
 	settings := map[string]string{
-		"listen_addresses":        "127.0.0.1",
+		"listen_addresses":        "", // unix socket only: see hbaConf
 		"port":                    strconv.Itoa(s.port),
 		"unix_socket_directories": s.l.socket,
 		"fsync":                   "on",

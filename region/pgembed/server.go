@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,6 +93,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.initCluster(ctx); err != nil {
 		return err
 	}
+	if err := s.writeHBA(s.l.data); err != nil {
+		return err
+	}
 	if err := s.ensureOwner(); err != nil {
 		return err
 	}
@@ -111,22 +116,42 @@ func (s *Server) start(ctx context.Context) error {
 	return nil
 }
 
-// URL is the connection URL of Options.Database, as the superuser, over TCP
-// on 127.0.0.1.
+// URL is the connection URL of Options.Database, as the superuser, over the
+// unix socket (the server listens on no TCP address).
 func (s *Server) URL() string { return s.urlFor(s.o.Database) }
 
-func (s *Server) urlFor(db string) string {
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.User(Superuser),
-		Host:     "127.0.0.1:" + strconv.Itoa(s.port),
-		Path:     "/" + db,
-		RawQuery: "sslmode=disable",
-	}
+func (s *Server) urlFor(db string) string { return socketURL(s.l.socket, s.port, db) }
+
+// socketURL is the URL of database db over the socket in dir named by port.
+func socketURL(dir string, port int, db string) string {
+	q := url.Values{"host": {dir}, "port": {strconv.Itoa(port)}, "sslmode": {"disable"}}
+	u := url.URL{Scheme: "postgres", User: url.User(Superuser), Path: "/" + db, RawQuery: q.Encode()}
 	return u.String()
 }
 
-// Port is the TCP port the server listens on (on 127.0.0.1).
+// RunningURL is the URL of database db on the embedded server a running
+// region started under state directory dir, read from its postmaster.pid
+// (the port and the socket directory), if that file exists. Whether the
+// server really runs is for the caller to find out.
+func RunningURL(dir, db string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "pgdata", "postmaster.pid"))
+	if err != nil {
+		return "", false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return "", false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	sock := strings.TrimSpace(lines[4])
+	if err != nil || port <= 0 || port > 65535 || !filepath.IsAbs(sock) {
+		return "", false
+	}
+	return socketURL(sock, port, db), true
+}
+
+// Port is the port number naming the server's socket (.s.PGSQL.PORT); the
+// server listens on no TCP port.
 func (s *Server) Port() int { return s.port }
 
 // SocketDir is the directory holding the server's unix socket.

@@ -81,7 +81,8 @@ func (d *Disk) Reconcile(known map[digest.Digest]int64) (Report, error) {
 			errs = append(errs, d.reconcileTmp(&rep))
 			continue
 		case (name == quarantineDir || name == bootloaderDir) && e.IsDir(),
-			name == manifestName && e.Type().IsRegular():
+			name == manifestName && e.Type().IsRegular(),
+			name == instanceName && e.Type().IsRegular():
 			continue // quarantine is kept; bootloaders come last
 		}
 		dg, ok := blobName(name)
