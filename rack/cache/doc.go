@@ -16,7 +16,7 @@
 //	Dir/fragile/<sha256hex>            the file was handed to the kernel (fragile.go)
 //
 // (Dir/tree and Dir/digests/ are the mount's saved tree and block digest
-// lists, see rack/mount and rack.DigestStore; the cache leaves them alone.)
+// lists, see package rack and reader.DigestStore; the cache leaves them alone.)
 //
 // where "ab" is the first two hex digits of the digest. Eviction frees a
 // block's space by punching its slot out of the file

@@ -1,4 +1,4 @@
-package mount
+package rack
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bootfs/bootfs/fs"
-	"github.com/bootfs/bootfs/rack"
 	"github.com/bootfs/bootfs/rack/cache"
 	"github.com/bootfs/bootfs/rack/client"
+	"github.com/bootfs/bootfs/rack/reader"
 )
 
 // Mount is a running boot tree mount. Its methods are safe for concurrent
@@ -28,9 +28,9 @@ type Mount struct {
 	started time.Time
 
 	cache   *cache.Cache
-	digests *rack.DigestStore
+	digests *reader.DigestStore
 	client  *client.Client
-	reader  *rack.Reader
+	reader  *reader.Reader
 	root    *fs.Root
 	server  *fuse.Server
 	metrics *metricsServer // nil without Config.MetricsListen
@@ -103,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m.digests = rack.NewDigestStore(filepath.Join(cfg.CacheDir, digestsDir), log.With("component", "digests"))
+	m.digests = reader.NewDigestStore(filepath.Join(cfg.CacheDir, digestsDir), log.With("component", "digests"))
 	// offline: no region answered; the saved tree is served.
 	offline, treeErr := false, error(nil)
 	treeCtx := ctx
@@ -143,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		log.Debug("pruned stored block digests of files no longer cached", "files", n)
 	}
 
-	m.reader = rack.NewReader(m.cache, m.client, rack.ReaderOptions{
+	m.reader = reader.NewReader(m.cache, m.client, reader.ReaderOptions{
 		Readahead: cfg.Readahead, MaxFetches: cfg.MaxFetches, VerifyCacheHits: cfg.VerifyCache,
 		Digests: m.digests, Log: log.With("component", "reader"), Metrics: reg,
 	})

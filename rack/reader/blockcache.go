@@ -1,4 +1,4 @@
-package rack
+package reader
 
 import (
 	"github.com/bootfs/bootfs/internal/digest"

@@ -1,4 +1,4 @@
-package mount
+package rack
 
 import (
 	"errors"
@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/rack"
+	"github.com/bootfs/bootfs/rack/reader"
 )
 
 // Files of the mount's own state in Config.CacheDir, beside the block
 // cache's (which ignores them):
 //
-//	CacheDir/tree        the last tree a region sent (rack.SaveState format)
-//	CacheDir/digests/    the block digest lists of files read (rack.DigestStore)
+//	CacheDir/tree        the last tree a region sent (reader.SaveState format)
+//	CacheDir/digests/    the block digest lists of files read (reader.DigestStore)
 //
 // With both, a mount started while no region answers comes up from the
 // saved tree and serves every file the block cache holds.
@@ -37,15 +37,15 @@ func savedTreePath(cacheDir string) string { return filepath.Join(cacheDir, save
 // saveTree saves t (as a region sent it: it is applied through the same
 // validation as a fresh one when loaded).
 func saveTree(cacheDir string, t *wire.Tree) error {
-	return rack.SaveState(savedTreePath(cacheDir), savedTree{Saved: time.Now().UTC(), Tree: t})
+	return reader.SaveState(savedTreePath(cacheDir), savedTree{Saved: time.Now().UTC(), Tree: t})
 }
 
 // loadTree returns the saved tree and when it was saved. A missing file is
-// (nil, zero, nil); a damaged one is an error wrapping rack.ErrDamaged (the
+// (nil, zero, nil); a damaged one is an error wrapping reader.ErrDamaged (the
 // caller logs it and carries on as if there were none).
 func loadTree(cacheDir string) (*wire.Tree, time.Time, error) {
 	var s savedTree
-	err := rack.LoadState(savedTreePath(cacheDir), &s, maxSavedTree)
+	err := reader.LoadState(savedTreePath(cacheDir), &s, maxSavedTree)
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		return nil, time.Time{}, nil
