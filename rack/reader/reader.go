@@ -243,7 +243,7 @@ func (r *Reader) copyBlock(ctx context.Context, f *file, i int64, p []byte, pOff
 		return err
 	}
 	defer r.mem.release(b)
-	copy(dst, b.bytes()[lo-i*digest.BlockSize:])
+	copy(dst, b.Value.bytes()[lo-i*digest.BlockSize:])
 	return nil
 }
 
