@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bootfs/bootfs/fs"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/cache"
 	"github.com/bootfs/bootfs/rack/client"
 	"github.com/bootfs/bootfs/rack/reader"
@@ -80,14 +82,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	// would not be).
 	var reg prometheus.Registerer
 	if cfg.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return nil, fmt.Errorf("metrics listener: %w", err)
+		if m.metrics, err = listenMetrics(cfg.MetricsListen, log); err != nil {
+			return nil, err
 		}
-		undo = append(undo, func() { ln.Close() })
-		r := newRegistry()
-		reg = r
-		m.metrics = &metricsServer{ln: ln, reg: r, log: log}
+		undo = append(undo, func() { m.metrics.ln.Close() })
+		reg = m.metrics.reg
 	}
 
 	m.cache, err = openCache(ctx, cfg, reg)
@@ -104,80 +103,27 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		return nil, err
 	}
 	m.digests = reader.NewDigestStore(filepath.Join(cfg.CacheDir, digestsDir), log.With("component", "digests"))
-	// offline: no region answered; the saved tree is served.
-	offline, treeErr := false, error(nil)
-	treeCtx := ctx
-	if _, err := os.Stat(savedTreePath(cfg.CacheDir)); err == nil {
-		// A saved tree to fall back on: do not wait long for regions.
-		var cancel context.CancelFunc
-		treeCtx, cancel = context.WithTimeoutCause(ctx, cfg.OfflineAfter,
-			fmt.Errorf("no region answered within %s (offline_after)", cfg.OfflineAfter))
-		defer cancel()
-	}
-	t, etag, err := m.client.Tree(treeCtx, "", 0)
+	// offline != nil: no region answered (offline says why); the saved tree
+	// is served.
+	t, etag, offline, err := m.firstTree(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
-		}
-		if errors.Is(err, client.ErrUnauthorized) {
-			// A region answered and refused the secret: a configuration
-			// error to fix, not an outage to ride out.
-			return nil, &noRegionError{cause: err}
-		}
-		saved, at, lerr := loadTree(cfg.CacheDir)
-		if lerr != nil {
-			log.Warn("saved boot tree ignored", "path", savedTreePath(cfg.CacheDir), "err", lerr)
-		}
-		if saved == nil {
-			return nil, &noRegionError{cause: err}
-		}
-		log.Warn("no region answered; mounting offline with the tree saved in the cache directory, serving the cached files, retrying the regions in the background",
-			"saved", at, "generation", saved.Generation, "err", err)
-		t, etag, offline, treeErr = saved, "", true, err
+		return nil, err
 	}
-	// Keep the lists of files the cache holds; the others are fetched
-	// again when read.
-	if n, err := m.digests.Prune(m.cache.HoldsFile); err != nil {
-		log.Warn("cannot prune the stored block digests", "dir", filepath.Join(cfg.CacheDir, digestsDir), "err", err)
-	} else if n > 0 {
-		log.Debug("pruned stored block digests of files no longer cached", "files", n)
-	}
-
-	m.reader = reader.NewReader(m.cache, m.client, reader.ReaderOptions{
-		Readahead: cfg.Readahead, MaxFetches: cfg.MaxFetches, VerifyCacheHits: cfg.VerifyCache,
-		Digests: m.digests, Log: log.With("component", "reader"), Metrics: reg,
-	})
+	m.pruneDigests()
+	m.newReaderAndRoot(reg)
 	undo = append(undo, func() { m.reader.Close() })
-	content := fs.Content(m.reader)
-	if reg != nil {
-		content = newTimedContent(m.reader, reg)
-	}
-	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON,
-		Passthrough: !cfg.NoPassthrough && !cfg.VerifyCache})
-	if err := m.install(t, !offline); err != nil {
+	if err := m.install(t, offline == nil); err != nil {
 		return nil, fmt.Errorf("the regions' boot tree: %w", err)
 	}
-	if offline {
-		m.pollFailed(treeErr)
+	if offline != nil {
+		m.pollFailed(offline)
 	}
 	if reg != nil {
 		reg.MustRegister(&collector{m: m})
 	}
 
-	m.server, err = fs.Mount(cfg.Mountpoint, m.root, fs.MountOptions{
-		AllowOther: cfg.AllowOther, FsName: cfg.FsName, Debug: cfg.Debug,
-	})
-	if err != nil {
+	if err := m.mount(); err != nil {
 		return nil, err
-	}
-	go func() {
-		m.server.Wait()
-		close(m.unmounted)
-	}()
-	if cfg.KernelReadahead > 0 {
-		if err := setKernelReadahead(cfg.Mountpoint, cfg.KernelReadahead); err != nil {
-			log.Info("kernel readahead left at its default", "want", cfg.KernelReadahead, "err", err)
-		}
 	}
 
 	m.bg, m.stopBg = context.WithCancel(context.Background())
@@ -187,8 +133,107 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 		m.goBg(func() { m.metrics.serve(m.bg) })
 	}
 	log.Info("mounted", "mountpoint", cfg.Mountpoint, "regions", strings.Join(cfg.Regions, ","),
-		"generation", t.Generation, "offline", offline, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
+		"generation", t.Generation, "offline", offline != nil, "files", len(t.Files), "cache_dir", cfg.CacheDir, "cache_size", cfg.CacheSize)
 	return m, nil
+}
+
+// pruneDigests keeps the block digest lists of the files the cache holds;
+// the others are fetched again when read.
+func (m *Mount) pruneDigests() {
+	if n, err := m.digests.Prune(m.cache.HoldsFile); err != nil {
+		m.cfg.Log.Warn("cannot prune the stored block digests", "dir", filepath.Join(m.cfg.CacheDir, digestsDir), "err", err)
+	} else if n > 0 {
+		m.cfg.Log.Debug("pruned stored block digests of files no longer cached", "files", n)
+	}
+}
+
+// newReaderAndRoot makes the block reader over the cache and the client,
+// and the file system's root reading through it (timed when there are
+// metrics). The reader must be closed.
+func (m *Mount) newReaderAndRoot(reg prometheus.Registerer) {
+	cfg, log := m.cfg, m.cfg.Log
+	m.reader = reader.NewReader(m.cache, m.client, reader.ReaderOptions{
+		Readahead: cfg.Readahead, MaxFetches: cfg.MaxFetches, VerifyCacheHits: cfg.VerifyCache,
+		Digests: m.digests, Log: log.With("component", "reader"), Metrics: reg,
+	})
+	content := fs.Content(m.reader)
+	if reg != nil {
+		content = newTimedContent(m.reader, reg)
+	}
+	m.root = fs.NewRoot(content, fs.Options{Log: log.With("component", "fs"), Status: m.statusJSON,
+		Passthrough: !cfg.NoPassthrough && !cfg.VerifyCache})
+}
+
+// listenMetrics binds the metrics listener; the server is started with
+// the mount's background work.
+func listenMetrics(addr string, log *slog.Logger) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	return &metricsServer{ln: ln, reg: newRegistry(), log: log}, nil
+}
+
+// firstTree fetches the boot tree from the regions. If none answers and the
+// cache directory holds a tree saved by an earlier mount (then the regions
+// get at most Config.OfflineAfter), it returns that tree, no ETag, and in
+// offline the regions' error. err is set when there is no tree to mount:
+// the start is cancelled, a region refused the secret, or no region
+// answered and no tree was saved.
+func (m *Mount) firstTree(ctx context.Context) (t *wire.Tree, etag string, offline, err error) {
+	cfg, log := m.cfg, m.cfg.Log
+	treeCtx := ctx
+	if _, err := os.Stat(savedTreePath(cfg.CacheDir)); err == nil {
+		// A saved tree to fall back on: do not wait long for regions.
+		var cancel context.CancelFunc
+		treeCtx, cancel = context.WithTimeoutCause(ctx, cfg.OfflineAfter,
+			fmt.Errorf("no region answered within %s (offline_after)", cfg.OfflineAfter))
+		defer cancel()
+	}
+	t, etag, err = m.client.Tree(treeCtx, "", 0)
+	if err == nil {
+		return t, etag, nil, nil
+	}
+	if ctx.Err() != nil {
+		return nil, "", nil, fmt.Errorf("fetching the boot tree: %w", context.Cause(ctx))
+	}
+	if errors.Is(err, client.ErrUnauthorized) {
+		// A region answered and refused the secret: a configuration
+		// error to fix, not an outage to ride out.
+		return nil, "", nil, &noRegionError{cause: err}
+	}
+	saved, at, lerr := loadTree(cfg.CacheDir)
+	if lerr != nil {
+		log.Warn("saved boot tree ignored", "path", savedTreePath(cfg.CacheDir), "err", lerr)
+	}
+	if saved == nil {
+		return nil, "", nil, &noRegionError{cause: err}
+	}
+	log.Warn("no region answered; mounting offline with the tree saved in the cache directory, serving the cached files, retrying the regions in the background",
+		"saved", at, "generation", saved.Generation, "err", err)
+	return saved, "", err, nil
+}
+
+// mount mounts the file system and raises the kernel's readahead on it.
+func (m *Mount) mount() error {
+	cfg := m.cfg
+	var err error
+	m.server, err = fs.Mount(cfg.Mountpoint, m.root, fs.MountOptions{
+		AllowOther: cfg.AllowOther, FsName: cfg.FsName, Debug: cfg.Debug,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		m.server.Wait()
+		close(m.unmounted)
+	}()
+	if cfg.KernelReadahead > 0 {
+		if err := setKernelReadahead(cfg.Mountpoint, cfg.KernelReadahead); err != nil {
+			cfg.Log.Info("kernel readahead left at its default", "want", cfg.KernelReadahead, "err", err)
+		}
+	}
+	return nil
 }
 
 // openCache opens the block cache, waiting up to cacheLockWait while
