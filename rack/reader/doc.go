@@ -10,7 +10,7 @@
 // the byte range asked to blocks, and for each block looks, in order:
 //
 //  1. in memory: a small LRU of verified blocks (ReaderOptions.MemoryBlocks,
-//     16 by default). FUSE reads are 128 KiB, so a block read sequentially is
+//     16 by default; the rack's one refcounted LRU, rack/internal/lru). FUSE reads are 128 KiB, so a block read sequentially is
 //     asked for eight times; this keeps those eight from turning into eight
 //     disk reads, or eight network fetches when the disk cache is failing;
 //  2. in the BlockCache (disk). Its contract is that Get returns only what
