@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/client/regiontest"
 )
@@ -64,9 +65,9 @@ func TestTreeWithBadEntriesIsAppliedMinusThem(t *testing.T) {
 	}
 
 	// The next tree: the bad entries are gone, a new file comes.
-	eventually(t, "the follower's long-poll", func() bool { return r.TreeWaits() > 0 })
+	testpoll.Until(t, 10*time.Second, "the follower's long-poll", func() bool { return r.TreeWaits() > 0 })
 	r.SetTree(files{"a": []byte("file a"), "new/file": []byte("new")}.tree(r, "g2"))
-	eventually(t, "generation g2", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g2" })
+	testpoll.Until(t, 10*time.Second, "generation g2", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g2" })
 	mustRead(t, filepath.Join(cfg.Mountpoint, "new/file"), []byte("new"))
 	if st := xattrStatus(t, cfg.Mountpoint); st.Tree.Skipped != 0 || st.Tree.Files != 2 {
 		t.Errorf("after a good tree: %+v", st.Tree)
@@ -116,7 +117,7 @@ func TestMountsOfflineFromSavedState(t *testing.T) {
 	// The region comes back at the same address: the mount goes online.
 	r2 := regiontest.NewAt(t, testSecret, u.Host)
 	r2.SetTree(tree.tree(r2, "g2"))
-	waitFor(t, 40*time.Second, "the mount to go online", func() bool {
+	testpoll.Until(t, 40*time.Second, "the mount to go online", func() bool {
 		st := xattrStatus(t, cfg.Mountpoint)
 		return !st.Tree.Offline && st.Tree.Generation == "g2"
 	})
@@ -227,13 +228,13 @@ func TestWholeFileCheckRefusesBadDigestList(t *testing.T) {
 		t.Fatalf("first read of bad: %d bytes, %v", len(b), err)
 	}
 	// Wholly cached and flushed: the next opens may be handed over.
-	waitFor(t, 20*time.Second, "the good file to be passed through", func() bool {
+	testpoll.Until(t, 20*time.Second, "the good file to be passed through", func() bool {
 		mustRead(t, filepath.Join(cfg.Mountpoint, "good"), good)
 		return xattrStatus(t, cfg.Mountpoint).Cache.Passthrough > 0
 	})
 	before := xattrStatus(t, cfg.Mountpoint).Cache.Passthrough
 	// The first open of the wholly cached bad file starts its check.
-	waitFor(t, 20*time.Second, "the whole-file check of the bad file to fail", func() bool {
+	testpoll.Until(t, 20*time.Second, "the whole-file check of the bad file to fail", func() bool {
 		if f, err := os.Open(filepath.Join(cfg.Mountpoint, "bad")); err == nil {
 			f.Close()
 		}
@@ -283,18 +284,6 @@ func metrics(t *testing.T, m *Mount) string {
 	return string(b)
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestWholeFileCheckOncePerStampedFile: a file checked whole in one mount is
 // not hashed again after a clean restart that the cache's stamps vouch for,
 // but is after its content file was touched.
@@ -314,7 +303,7 @@ func TestWholeFileCheckOncePerStampedFile(t *testing.T) {
 
 	m := start(t, cfg)
 	mustRead(t, path, data)
-	waitFor(t, 20*time.Second, "a passthrough open", func() bool {
+	testpoll.Until(t, 20*time.Second, "a passthrough open", func() bool {
 		mustRead(t, path, data)
 		_, pt := checks(m)
 		return pt > 0

@@ -134,18 +134,6 @@ func mustRead(t *testing.T, path string, want []byte) {
 	}
 }
 
-// eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // testWriter sends log lines to t.Log.
 type testWriter struct{ t *testing.T }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/cache"
 	"github.com/bootfs/bootfs/rack/client/regiontest"
@@ -164,9 +165,9 @@ func TestFollowsTreeChanges(t *testing.T) {
 	}
 	defer open.Close()
 
-	eventually(t, "the follower's long-poll", func() bool { return r.TreeWaits() > 0 })
+	testpoll.Until(t, 10*time.Second, "the follower's long-poll", func() bool { return r.TreeWaits() > 0 })
 	r.SetTree(files{"ubuntu/amd64/ga-22.04/jammy/stable/boot-initrd": v2, "b/new": []byte("new")}.tree(r, "g2"))
-	eventually(t, "generation g2", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g2" })
+	testpoll.Until(t, 10*time.Second, "generation g2", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g2" })
 
 	mustRead(t, path, v2)
 	mustRead(t, filepath.Join(cfg.Mountpoint, "b/new"), []byte("new"))
@@ -183,7 +184,7 @@ func TestFollowsTreeChanges(t *testing.T) {
 	bad := files{"ok": []byte("x")}.tree(r, "g3")
 	bad.Files = append(bad.Files, wire.Entry{Path: "../escape", SHA256: bad.Files[0].SHA256, Size: 1})
 	r.SetTree(bad)
-	eventually(t, "generation g3", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g3" })
+	testpoll.Until(t, 10*time.Second, "generation g3", func() bool { return xattrStatus(t, cfg.Mountpoint).Tree.Generation == "g3" })
 	st := xattrStatus(t, cfg.Mountpoint)
 	if st.Tree.Skipped != 1 || st.Tree.Refused != 0 || st.Tree.SkippedEntries[0].Path != "../escape" {
 		t.Errorf("after a tree with a bad entry: %+v", st.Tree)
@@ -201,7 +202,7 @@ func TestServesCachedFilesWhileRegionsAreDown(t *testing.T) {
 
 	// Close again while waiting: a connection accepted just as the
 	// listener closed would otherwise keep answering long-polls.
-	eventually(t, "the tree poll to fail", func() bool {
+	testpoll.Until(t, 10*time.Second, "the tree poll to fail", func() bool {
 		r.Close()
 		return xattrStatus(t, cfg.Mountpoint).Tree.Failing
 	})
