@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/testskip"
 )
 
@@ -36,21 +37,11 @@ func mountBacker(t *testing.T, passthrough bool, tree files) (*mounted, *fakeBac
 	return m, b
 }
 
-// waitUntil polls cond until it holds, failing the test after a minute: the
-// kernel sends RELEASE asynchronously after close(2).
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
-// waitReleased waits until every descriptor the backer granted was released.
+// waitReleased waits until every descriptor the backer granted was released
+// (the kernel sends RELEASE asynchronously after close(2)).
 func (b *fakeBacker) waitReleased(t *testing.T) {
 	t.Helper()
-	waitUntil(t, "every backing file is released", func() bool {
+	testpoll.Until(t, time.Minute, "every backing file to be released", func() bool {
 		_, granted, releases := b.counts()
 		return granted == releases
 	})
@@ -189,7 +180,7 @@ func TestMountPassthroughFollowsOpenMode(t *testing.T) {
 	}
 	fa.Close()
 	fb.Close()
-	waitUntil(t, "both caching handles are released", func() bool {
+	testpoll.Until(t, time.Minute, "both caching handles to be released", func() bool {
 		c, p := node.openCounts()
 		return c == 0 && p == 0
 	})

@@ -1,66 +1,62 @@
-// Package rack is the rack side of bootfs: the block Reader that serves the
-// bytes of boot files to the FUSE layer (package fs) from the on-disk block
-// cache (package rack/cache) and, on a miss, from the regions (package
-// rack/client).
+// Package rack is the rack daemon: it runs a rack's boot tree mount. It
+// wires the region client (rack/client), the on-disk block cache
+// (rack/cache), the verified block reader (rack/reader) and the FUSE file
+// system (package fs) into one running mount, and keeps it in step with the
+// regions.
 //
-// # How a read is served
+// # Lifecycle
 //
-// A file is named by its sha256 and cut into digest.BlockSize (1 MiB)
-// blocks; the region publishes the sha256 of every block. Reader.ReadAt maps
-// the byte range asked to blocks, and for each block looks, in order:
+// Start does everything that can fail before anything is mounted: it reads
+// the shared secret, binds the metrics listener (if asked for), opens and
+// locks the cache directory, and fetches the boot tree from the regions.
+// If none answers it falls back on the tree saved in the cache directory
+// by an earlier mount (saved.go; waiting at most Config.OfflineAfter for
+// the regions when there is one) and mounts offline: the cached files are
+// served (their block digest lists are saved beside them, reader.DigestStore)
+// and the follower keeps trying the regions. With no saved tree it fails
+// with every region's error. Only then does it
+// install the tree and mount the file system read-only, so a mount that
+// exists is a mount that serves. Once Start returns, the mount is live:
+// tftpd-hpa and nginx can read it. Start also raises the kernel's readahead
+// on the mount (Config.KernelReadahead, 4 MiB): FUSE starts every mount at
+// 128 KiB, which cuts a sequential read into 128 KiB requests, one at a
+// time; with 4 MiB the kernel asks for whole 1 MiB blocks, several at once.
+// If the cache directory is still held by a bootfs that is stopping (umount
+// followed at once by mount), Start waits a little for it.
 //
-//  1. in memory: a small LRU of verified blocks (ReaderOptions.MemoryBlocks,
-//     16 by default). FUSE reads are 128 KiB, so a block read sequentially is
-//     asked for eight times; this keeps those eight from turning into eight
-//     disk reads, or eight network fetches when the disk cache is failing;
-//  2. in the BlockCache (disk). Its contract is that Get returns only what
-//     was Put, intact; the cache checks its own integrity (rack/cache keeps
-//     CRC32C per chunk). ReaderOptions.VerifyCacheHits re-checks the sha256
-//     of blocks read from it as well;
-//  3. at a region, through client.FetchBlock, which returns only bytes whose
-//     sha256 matches the block's. The block is then Put in the cache; if the
-//     Put fails (disk full or failing) the read still returns the verified
-//     bytes: the reader degrades to fetch-through.
+// The mount then runs until Close, or until someone else unmounts it
+// (umount, fusermount3 -u): Done is closed then and Wait returns. Close
+// unmounts (lazily, and waiting at most Config.DrainTimeout for open files
+// to be closed, if the mount is busy), stops the tree follower, waits for
+// the block loads in flight, flushes the cache index and releases the cache
+// directory. The cache survives: the next mount of the same directory
+// serves what it holds without asking a region.
 //
-// Bytes reach the caller's buffer only from a block that passed one of those
-// checks; a block that fails verification is neither cached nor returned.
+// # Following the regions
 //
-// A read first needs the file's block digest list: from memory, else from
-// the DigestStore on disk (ReaderOptions.Digests), else from a region, and
-// then it is stored, so that cached files stay readable after a restart
-// while no region answers.
+// A follower long-polls the tree (client.Tree with the current ETag and
+// Config.TreeWait): a region answers as soon as the tree changes, or with
+// "not modified" when the wait runs out. Every new tree is installed with
+// fs.Root.Update, which swaps it atomically, and its holders (which regions
+// hold a complete copy of each file, Entry.Regions mapped to URLs through
+// Tree.Regions) are handed to the reader, which asks those regions first.
+// fs applies the valid part of every tree: entries it skips (bad paths,
+// clashes) are logged once each and counted in Status and the metrics.
+// Every tree installed is saved in the cache directory. While no region
+// answers the mount is offline (Status.Tree.OfflineSince): the follower
+// backs off (1s doubling to 30s) and the mount keeps serving the last tree
+// it has: files already cached are served from the cache, others fail with
+// EIO (quickly: the client probes a region that just failed with
+// client.ProbeTimeout) until a region comes back.
 //
-// # Whole-file check
+// # Observability
 //
-// A per-block check trusts the region's block digest list. A list that
-// describes other bytes (and a region serving those bytes) would pass it, so
-// before a wholly cached file is first handed to the kernel for passthrough
-// (Backing) its whole content is hashed and compared with the file's sha256
-// (whole.go). The result is recorded in the DigestStore and believed after a
-// restart only while the cache's stamps vouch for the file; a block fetched
-// again clears it. A file that fails is never handed out, its blocks are
-// dropped from the cache, its list forgotten, and its reads fail with
-// ErrBadFile while regions send the same list.
-//
-// # Concurrency
-//
-// Loading a block (steps 2 and 3) happens once however many readers want it
-// at the same time: loads are singleflighted per (file, block), and run
-// detached from the caller's context so that one FUSE request being
-// interrupted does not fail the others waiting on the same block. Fetches
-// from regions are bounded by a weighted semaphore (ReaderOptions.MaxFetches).
-// Memory is bounded: block buffers come from a sync.Pool and live only in the
-// in-memory LRU, in loads in progress and while being copied out.
-//
-// # Readahead
-//
-// The Reader remembers, per file, where the last read ended. A read that
-// starts at offset 0 or near where the previous one ended is sequential: the
-// Reader then starts background loads of the next ReaderOptions.Readahead
-// blocks, so that a single sequential reader has that many fetches in flight
-// and goes at network speed rather than at one round trip per block. These
-// loads are the same singleflighted loads, so a foreground read of a block
-// being read ahead waits for that load instead of starting another. Readahead
-// only takes free fetch slots (never more than three quarters of them) and
-// never queues behind foreground fetches.
+// The root directory's extended attribute user.bootfs.status (fs.StatusXattr)
+// returns Status as JSON: cache limit and use, hit ratio, files and blocks
+// cached, bytes fetched and errors per region, the tree's generation and
+// age. `bootfs status MOUNTPOINT` reads and prints it. With
+// Config.MetricsListen set, the same counters (and the cache's, reader's
+// and client's own collectors, with a fetch latency histogram per region)
+// are served for Prometheus at /metrics, next to Go's profiles at
+// /debug/pprof/.
 package rack

@@ -1,138 +1,144 @@
 package rack
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"errors"
-	"io"
+	"encoding/json"
+	"log/slog"
 	"math/rand/v2"
-	"sync"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/bootfs/bootfs/internal/digest"
-	"github.com/bootfs/bootfs/rack/cache"
-	"github.com/bootfs/bootfs/rack/client"
+	"golang.org/x/sys/unix"
+
+	"github.com/bootfs/bootfs/fs"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/client/regiontest"
 )
 
-const secret = "s3cret"
+const testSecret = "mount-test-secret"
 
-// memCache is an in-memory BlockCache that counts Puts and can fail them or
-// serve corrupt hits.
-type memCache struct {
-	mu      sync.Mutex // guards every field
-	m       map[cache.Key][]byte
-	puts    map[cache.Key]int
-	failPut error
-	corrupt map[cache.Key]bool
-}
+// files is a boot tree's content by path.
+type files map[string][]byte
 
-func newMemCache() *memCache {
-	return &memCache{m: make(map[cache.Key][]byte), puts: make(map[cache.Key]int), corrupt: make(map[cache.Key]bool)}
-}
-
-func (c *memCache) Get(k cache.Key, buf []byte) (int, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.m[k]
-	if !ok {
-		return 0, false
+// tree stores every file in region r and returns the tree listing them,
+// held by r under the name "r1".
+func (f files) tree(r *regiontest.Region, generation string) wire.Tree {
+	t := wire.Tree{Generation: generation, Regions: []wire.Region{{Name: "r1", URL: r.URL(), Alive: true}}}
+	paths := make([]string, 0, len(f))
+	for p := range f {
+		paths = append(paths, p)
 	}
-	n := copy(buf, b)
-	if c.corrupt[k] {
-		buf[n/2] ^= 1
+	slices.Sort(paths)
+	for _, p := range paths {
+		d := r.Add(f[p])
+		t.Files = append(t.Files, wire.Entry{Path: p, SHA256: d, Size: int64(len(f[p])), Regions: []string{"r1"}})
 	}
-	return n, true
+	return t
 }
 
-func (c *memCache) Put(k cache.Key, data []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.puts[k]++
-	if c.failPut != nil {
-		return c.failPut
-	}
-	c.m[k] = append([]byte(nil), data...)
-	return nil
-}
-
-func (c *memCache) putCount(d digest.Digest, i int64) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.puts[cache.Key{File: d, Index: i}]
-}
-
-func (c *memCache) totalPuts() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, v := range c.puts {
-		n += v
-	}
-	return n
-}
-
-func (c *memCache) has(d digest.Digest, i int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.m[cache.Key{File: d, Index: i}]
-	return ok
-}
-
-var errDiskFull = errors.New("no space left on device")
-
-// newTestClient returns a client for regions with a long backoff and a stall
-// timeout short enough for the hang tests, long enough for a loaded machine
-// running the race detector.
-func newTestClient(tb testing.TB, regions ...*regiontest.Region) *client.Client {
-	tb.Helper()
-	o := client.Options{Secret: secret, StallTimeout: 2 * time.Second, BackoffInitial: time.Minute}
-	for _, r := range regions {
-		o.Regions = append(o.Regions, r.URL())
-	}
-	cl, err := client.New(o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cl
-}
-
-// newTestReader returns a Reader over c and cl, closed at the end of the
-// test.
-func newTestReader(tb testing.TB, c BlockCache, cl *client.Client, o ReaderOptions) *Reader {
-	r := NewReader(c, cl, o)
-	tb.Cleanup(func() { r.Close() })
-	return r
-}
-
-// idle waits until no block load or readahead is in progress. Only for
-// tests that are not reading at the same time.
-func (r *Reader) idle() { r.wg.Wait() }
-
-func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, seed))
+func randBytes(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = byte(rng.Uint32())
+		b[i] = byte(rng.UintN(256))
 	}
 	return b
 }
 
-// readAll reads file d sequentially in chunks of n bytes.
-func readAll(ctx context.Context, r *Reader, d digest.Digest, size int64, n int) ([]byte, error) {
-	out := make([]byte, 0, size)
-	buf := make([]byte, n)
-	for off := int64(0); ; {
-		m, err := r.ReadAt(ctx, d, size, buf, off)
-		out = append(out, buf[:m]...)
-		off += int64(m)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
+// testConfig is a Config mounting regions on a fresh directory with a fresh
+// cache, logging to the test.
+func testConfig(t *testing.T, regions ...string) Config {
+	t.Helper()
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Regions:       regions,
+		Secret:        testSecret,
+		Mountpoint:    mp,
+		CacheDir:      filepath.Join(dir, "cache"),
+		CacheSize:     64 << 20,
+		TreeWait:      2 * time.Second,
+		FlushInterval: 100 * time.Millisecond,
+		DrainTimeout:  time.Second,
+		Log:           slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
-func cacheKey(d digest.Digest, i int64) cache.Key { return cache.Key{File: d, Index: i} }
+// start starts a mount and closes it when the test ends.
+func start(t *testing.T, cfg Config) *Mount {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return m
+}
+
+// mounted reports whether dir is a mountpoint in /proc/mounts.
+func mounted(t *testing.T, dir string) bool {
+	t.Helper()
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 1 && fields[1] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// xattrStatus reads the mount's status the way `bootfs status` does.
+func xattrStatus(t *testing.T, dir string) Status {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	n, err := unix.Getxattr(dir, fs.StatusXattr, buf)
+	if err != nil {
+		t.Fatalf("getxattr %s: %v", fs.StatusXattr, err)
+	}
+	var st Status
+	if err := json.Unmarshal(buf[:n], &st); err != nil {
+		t.Fatalf("status JSON %q: %v", buf[:n], err)
+	}
+	return st
+}
+
+func mustRead(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %s: %d bytes, not the %d expected", path, len(got), len(want))
+	}
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	defer func() { _ = recover() }() // a line logged after the test ended
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/bootfs/bootfs/internal/version"
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 func mountCommand() *cli.Command {
@@ -132,7 +132,7 @@ func serve(req *mountRequest) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
-	m, err := mount.Start(ctx, req.cfg)
+	m, err := rack.Start(ctx, req.cfg)
 	if err != nil {
 		ready.failed(err)
 		return err
@@ -149,7 +149,7 @@ func serve(req *mountRequest) error {
 	stop()
 	sdNotify(log, "STOPPING=1")
 	err = m.Close()
-	if errors.Is(err, mount.ErrBusy) {
+	if errors.Is(err, rack.ErrBusy) {
 		// Detached: gone from the namespace, which is what was asked.
 		log.Warn("exiting with the mount still busy", "err", err)
 		return nil

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 // mountRequest is everything the mount form of the command line asks for.
 type mountRequest struct {
-	cfg      mount.Config
+	cfg      rack.Config
 	logLevel slog.Level
 	logFile  string // "" logs to stderr (-f) or syslog (in the background)
 	// memoryLimit is the Go runtime's soft memory limit (memory_limit=).

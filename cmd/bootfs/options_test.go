@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/fs"
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 func TestParseMountArgsFstabLine(t *testing.T) {
@@ -110,14 +110,14 @@ func TestParseSize(t *testing.T) {
 func TestPrintStatus(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	alive := true
-	st := &mount.Status{
+	st := &rack.Status{
 		Mountpoint: "/var/lib/maas/boot", Source: "http://a:5240,http://b:5240", Started: now.Add(-time.Hour),
-		Tree: mount.TreeStatus{Generation: "abc123", Files: 42, Bytes: 3 << 30, Updated: now.Add(-time.Minute),
+		Tree: rack.TreeStatus{Generation: "abc123", Files: 42, Bytes: 3 << 30, Updated: now.Add(-time.Minute),
 			LastAnswer: now.Add(-5 * time.Second), Updates: 2},
-		Cache: mount.CacheStatus{Dir: "/var/cache/bootfs", Limit: 4 << 30, Used: 1 << 30, Blocks: 1024, Files: 7, Evictions: 3},
-		Reads: mount.ReadStatus{BlockHits: 900, BlockMisses: 100, HitRatio: 0.9, Reads: 5000, ReadBytes: 2 << 30,
+		Cache: rack.CacheStatus{Dir: "/var/cache/bootfs", Limit: 4 << 30, Used: 1 << 30, Blocks: 1024, Files: 7, Evictions: 3},
+		Reads: rack.ReadStatus{BlockHits: 900, BlockMisses: 100, HitRatio: 0.9, Reads: 5000, ReadBytes: 2 << 30,
 			Fetches: 120, BytesFetched: 120 << 20, VerifyFailures: 1},
-		Regions: []mount.RegionStatus{
+		Regions: []rack.RegionStatus{
 			{URL: "http://a:5240", Name: "region1", Alive: &alive, BytesFetched: 100 << 20, Requests: 110},
 			{URL: "http://b:5240", BytesFetched: 20 << 20, Requests: 30, Errors: 4, VerifyFailures: 1,
 				BackoffUntil: now.Add(12 * time.Second), LastError: "HTTP 503\nretry"},

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/fs"
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 func statusCommand() *cli.Command {
@@ -41,7 +41,7 @@ func statusCommand() *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(v)
 			}
-			var st mount.Status
+			var st rack.Status
 			if err := json.Unmarshal(raw, &st); err != nil {
 				return fmt.Errorf("status is not JSON: %w", err)
 			}
@@ -70,7 +70,7 @@ func readStatus(dir string) ([]byte, error) {
 }
 
 // printStatus writes st as a few aligned lines and a table of regions.
-func printStatus(w io.Writer, st *mount.Status, now time.Time) error {
+func printStatus(w io.Writer, st *rack.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "mount\t%s from %s, up %s\n", st.Mountpoint, st.Source, ago(now, st.Started))
 	t := st.Tree
@@ -178,12 +178,12 @@ func oneLine(s string) string {
 }
 
 // statusOf is readStatus decoded, for warm's report.
-func statusOf(dir string) (*mount.Status, error) {
+func statusOf(dir string) (*rack.Status, error) {
 	raw, err := readStatus(dir)
 	if err != nil {
 		return nil, err
 	}
-	var st mount.Status
+	var st rack.Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("status of %s is not JSON: %w", dir, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/internal/pgtest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region"
 	"github.com/bootfs/bootfs/region/db"
@@ -252,16 +253,11 @@ func (r *Region) Tree(t testing.TB) wire.Tree {
 	return tree
 }
 
-// Eventually polls cond every 50ms until it holds or timeout passes.
+// Eventually polls cond until it holds or timeout passes: testpoll.Until,
+// the one polling helper of the tests.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testpoll.Until(t, timeout, what, cond)
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {

@@ -47,83 +47,114 @@ func (c *Cache) BackingTrusted(d digest.Digest, size int64) (fd int, release fun
 	if c.verifyHits || size <= 0 {
 		return -1, nil, false, false
 	}
-	n := digest.BlockCount(size, digest.BlockSize)
-	es := make([]*entry, 0, n)
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	f, es, ok := c.pinWhole(d, size)
+	if !ok {
 		return -1, nil, false, false
+	}
+	defer c.inflight.Done()
+	fd, checked, ok := c.openWhole(d, size, f, es)
+	if !ok {
+		return -1, nil, false, false
+	}
+	c.backings.Add(1)
+	var once sync.Once
+	return fd, func() {
+		once.Do(func() {
+			unix.Close(fd)
+			c.unpinWhole(f, es)
+		})
+	}, true, !checked
+}
+
+// pinWhole pins every block of d, a file of size bytes, and counts its
+// content file f as backed, if every block is cached whole and on the disk
+// for sure. On success it also counts a call in flight (Close waits for the
+// marker too): the caller ends it with c.inflight.Done, and ends the pins
+// with unpinWhole.
+func (c *Cache) pinWhole(d digest.Digest, size int64) (f *cfile, es []*entry, ok bool) {
+	n := digest.BlockCount(size, digest.BlockSize)
+	es = make([]*entry, 0, n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil, false
 	}
 	for i := range n {
 		e := c.entries[Key{File: d, Index: i}]
 		// Only blocks on the disk for sure: the kernel reads the disk
 		// unchecked, and a block whose fsync fails later is discarded.
 		if e == nil || e.size != min(digest.BlockSize, size-i*digest.BlockSize) || !e.synced {
-			c.mu.Unlock()
-			return -1, nil, false, false
+			return nil, nil, false
 		}
 		es = append(es, e)
 	}
-	f := es[0].file
+	f = es[0].file
 	for _, e := range es {
 		c.pinLocked(e)
 		c.touchLocked(e)
 	}
 	f.backed++
-	c.inflight.Add(1) // until it returns: Close waits for the marker too
-	c.mu.Unlock()
-	defer c.inflight.Done()
+	c.inflight.Add(1)
+	return f, es, true
+}
 
-	unpin := func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		f.backed--
-		for _, e := range es {
-			c.unpinLocked(e)
-		}
+// unpinWhole ends pinWhole's pins.
+func (c *Cache) unpinWhole(f *cfile, es []*entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.backed--
+	for _, e := range es {
+		c.unpinLocked(e)
 	}
+}
+
+// openWhole opens content file f, whose blocks es (all of d's, size bytes)
+// pinWhole pinned, for the kernel: it must still be d's file, hold every
+// block, pass the check of every untrusted chunk (checked says whether any
+// needed it) and carry its fragile marker, and no block may have been
+// discarded meanwhile. If not, ok is false and the pins are ended.
+func (c *Cache) openWhole(d digest.Digest, size int64, f *cfile, es []*entry) (fd int, checked, ok bool) {
 	bf, err := openBlock(f.path)
 	if err != nil {
 		first := c.copyOf(es[0])
-		unpin()
+		c.unpinWhole(f, es)
 		if !outOfFDs(err) {
 			c.readFailed(first, err)
 		}
-		return -1, nil, false, false
+		return -1, false, false
 	}
 	fd = bf.fd
+	fail := func() (int, bool, bool) {
+		unix.Close(fd)
+		c.unpinWhole(f, es)
+		return -1, false, false
+	}
 	c.mu.Lock()
 	current := c.files[d] == f
 	c.mu.Unlock()
 	if !current { // every block was evicted meanwhile and the file unlinked
-		unix.Close(fd)
-		unpin()
-		return -1, nil, false, false
+		return fail()
 	}
 	// The kernel reads up to the file's end: it must hold every block.
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Size < size {
-		unix.Close(fd)
 		last := c.copyOf(es[len(es)-1])
-		unpin()
+		fail()
 		if err == nil {
 			err = fmt.Errorf("%s: %d bytes, want %d: %w", f.path, st.Size, size, errTruncated)
 		}
 		c.readFailed(last, err)
-		return -1, nil, false, false
+		return -1, false, false
 	}
 	verified, checked := c.verifyAll(bf, es)
 	if !verified {
-		unix.Close(fd)
-		unpin()
-		return -1, nil, false, false
+		return fail()
 	}
 	if err := c.markFragile(f); err != nil {
-		unix.Close(fd)
-		unpin()
+		fail()
 		c.log.Warn("cannot mark a cached file as handed to the kernel; not passing it through",
 			slog.String("path", f.path), slog.Any("err", err))
-		return -1, nil, false, false
+		return -1, false, false
 	}
 	// Another reader may have discarded a block meanwhile (found bad, or
 	// its fsync failed): hand out only what is still cached.
@@ -134,26 +165,17 @@ func (c *Cache) BackingTrusted(d digest.Digest, size int64) (fd int, release fun
 	}
 	c.mu.Unlock()
 	if !intact {
-		unix.Close(fd)
-		unpin()
-		return -1, nil, false, false
+		return fail()
 	}
-	c.backings.Add(1)
-	var once sync.Once
-	return fd, func() {
-		once.Do(func() {
-			unix.Close(fd)
-			unpin()
-		})
-	}, true, !checked
+	return fd, checked, true
 }
 
 // verifyAll checks every untrusted chunk of the pinned entries es, in the
 // content file f, and marks them trusted. A block that fails is discarded
-// (and counted) and ok is false; checked says whether any chunk needed it. The file is mapped read-only and
-// the chunks are checked in place by several workers, which costs the CRC
-// alone, no copy; a fault on the mapping (the file truncated under us) is
-// caught and fails the block.
+// (and counted) and ok is false; checked says whether any chunk needed
+// it. The file is mapped read-only and the chunks are checked in place by
+// several workers, which costs the CRC alone, no copy; a fault on the
+// mapping (the file truncated under us) is caught and fails the block.
 func (c *Cache) verifyAll(f blockFile, es []*entry) (ok, checked bool) {
 	var jobs []entry
 	var end int64

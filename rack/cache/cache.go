@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/rack/internal/lru"
 )
 
 // Defaults applied by Open to zero Options fields.
@@ -110,12 +111,11 @@ type Cache struct {
 	// mutable fields of every entry (trusted, synced, the kept descriptor).
 	mu            sync.Mutex
 	entries       map[Key]*entry
-	lru           *list.List // of *entry; front is the most recently used
-	fdLRU         *list.List // of *cfile with a kept descriptor; front most recently read
-	maxOpen       int        // descriptors kept at most (tests lower it)
-	used          int64      // bytes of entries plus reservations of puts in flight
-	pinnedBytes   int64      // bytes of entries in the index with pins > 0
-	pendingBytes  int64      // reservations of puts in flight
+	lru           *list.List            // of *entry; front is the most recently used
+	fds           *lru.LRU[*cfile, int] // kept content file descriptors (fds.go)
+	used          int64                 // bytes of entries plus reservations of puts in flight
+	pinnedBytes   int64                 // bytes of entries in the index with pins > 0
+	pendingBytes  int64                 // reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
 	held          map[heldKey]int          // removed entries still pinned, per file record and block
@@ -174,8 +174,7 @@ func Open(o Options) (*Cache, error) {
 		syncFile:    syncPath,
 		entries:     make(map[Key]*entry),
 		lru:         list.New(),
-		fdLRU:       list.New(),
-		maxOpen:     maxOpenFiles,
+		fds:         newFDs(),
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]*cfile),
 		held:        make(map[heldKey]int),

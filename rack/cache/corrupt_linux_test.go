@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/testskip"
 )
 
@@ -165,15 +166,12 @@ func TestCorruptFoundDuringClose(t *testing.T) {
 		}
 		c.testHook = nil
 		go func() { closed <- c.Close() }()
-		for { // until Close has begun (it then waits for this read)
+		// Close then waits for this read.
+		testpoll.Until(t, 10*time.Second, "Close to begin", func() bool {
 			c.mu.Lock()
-			begun := c.closed
-			c.mu.Unlock()
-			if begun {
-				return
-			}
-			runtime.Gosched()
-		}
+			defer c.mu.Unlock()
+			return c.closed
+		})
 	}
 	mustMiss(t, c, a)
 	if err := <-closed; err != nil {

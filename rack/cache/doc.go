@@ -16,7 +16,8 @@
 //	Dir/fragile/<sha256hex>            the file was handed to the kernel (fragile.go)
 //
 // (Dir/tree and Dir/digests/ are the mount's saved tree and block digest
-// lists, see rack/mount and rack.DigestStore; the cache leaves them alone.)
+// lists, see package rack (the daemon) and reader.DigestStore; the cache
+// leaves them alone.)
 //
 // where "ab" is the first two hex digits of the digest. Eviction frees a
 // block's space by punching its slot out of the file
@@ -25,12 +26,13 @@
 // whole content, which Backing hands to the kernel for FUSE passthrough;
 // with one file per block that was impossible.
 //
-// The cache keeps up to 256 content files open (fds.go), so a warm hit is
-// a single pread into the caller's buffer. A block being read, or handed
-// out by Backing, is pinned: eviction passes it over (moving it to the
-// front; a Put for which pinned blocks and puts in flight leave no room
-// fails with ErrNoRoom, found before evicting anything in the usual case), and a pinned block discarded as damaged leaves the index at
-// once but keeps its bytes until the last holder lets go; only then is its
+// The cache keeps up to 256 content files open (fds.go, in the rack's one
+// refcounted LRU, rack/internal/lru), so a warm hit is a single pread into
+// the caller's buffer. A block being read, or handed out by Backing, is
+// pinned: eviction passes it over (moving it to the front; a Put for which
+// pinned blocks and puts in flight leave no room fails with ErrNoRoom,
+// found before evicting anything in the usual case), and a pinned block
+// discarded as damaged leaves the index at once but keeps its bytes until the last holder lets go; only then is its
 // slot punched, unless a new entry for the same block has taken it
 // meanwhile (the bytes of a block are fixed by its digest, so they are the
 // same). All punching and unlinking happens under the cache's lock, so it

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/rack/internal/lru"
 )
 
 // The LRU is a container/list threaded through the index entries rather than
@@ -75,11 +76,10 @@ type cfile struct {
 	backed  int  // Backing holders: the kernel may read the file directly
 	marked  bool // its fragile marker is on disk (guarded by Cache.markMu, not mu)
 
-	// The descriptor kept open between reads (fds.go).
-	fd      int
-	fdState uint8
-	fdRefs  int           // reads using fd
-	fdElem  *list.Element // in Cache.fdLRU while fdState == fdCached
+	// The descriptor kept open between reads (fds.go), from when it is
+	// kept until it is closed: in Cache.fds, or retired from it and still
+	// read.
+	kept *lru.Entry[*cfile, int]
 }
 
 // chunks returns how many chunks a block of size bytes has.

@@ -16,7 +16,7 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// TestKeptDescriptors checks that at most maxOpen content files stay open,
+// TestKeptDescriptors checks that at most the bound of content files stay open,
 // that eviction of a file's last block closes its descriptor, and that
 // Close leaves none behind.
 func TestKeptDescriptors(t *testing.T) {
@@ -25,7 +25,7 @@ func TestKeptDescriptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.maxOpen = 2
+	c.fds.SetMax(2)
 	var keys []Key
 	for i := range 6 {
 		k := key(fmt.Sprint("f", i), 0)
@@ -34,7 +34,7 @@ func TestKeptDescriptors(t *testing.T) {
 	}
 	for _, k := range keys {
 		mustGet(t, c, k, block(k, 1000))
-		if n := c.fdLRU.Len(); n > 2 {
+		if n := c.fds.Len(); n > 2 {
 			t.Fatalf("%d descriptors kept, max 2", n)
 		}
 	}
@@ -47,8 +47,8 @@ func TestKeptDescriptors(t *testing.T) {
 		k := key("g", int64(i))
 		mustPut(t, c, k, block(k, 1000))
 	}
-	if got := openFDs(t) - before; got != 1 || c.fdLRU.Len() != 0 {
-		t.Fatalf("after eviction: %d more descriptors, %d kept", got, c.fdLRU.Len())
+	if got := openFDs(t) - before; got != 1 || c.fds.Len() != 0 {
+		t.Fatalf("after eviction: %d more descriptors, %d kept", got, c.fds.Len())
 	}
 	mustGet(t, c, key("g", 0), block(key("g", 0), 1000))
 	if err := c.Close(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/client/regiontest"
 )
@@ -291,9 +292,7 @@ func TestTree(t *testing.T) {
 		tr, tag, err := c.Tree(ctx, etag, time.Minute)
 		done <- result{tr, tag, err}
 	}()
-	for a.TreeWaits() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testpoll.Until(t, 10*time.Second, "the long-poll to reach the region", func() bool { return a.TreeWaits() > 0 })
 	time.Sleep(2 * c.stall) // the poll must survive the stall watchdog
 	a.SetTree(wire.Tree{Generation: "8"})
 	res := <-done

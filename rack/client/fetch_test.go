@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/rack/client/regiontest"
 )
 
@@ -189,9 +190,7 @@ func TestFetchContextCancel(t *testing.T) {
 		_, err := c.FetchBlock(ctx, d, 0, buf, digest.Of(block(data, 0)), nil)
 		done <- err
 	}()
-	for a.Requests("blob") == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testpoll.Until(t, 10*time.Second, "the fetch to reach the region", func() bool { return a.Requests("blob") > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled fetch: %v", err)

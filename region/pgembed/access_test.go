@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,7 +47,7 @@ func probe(u string) {
 func TestOtherUsersAreRefused(t *testing.T) {
 	needBinaries(t)
 	if os.Geteuid() != 0 {
-		t.Skip("switching to another OS user needs root")
+		testskip.Skip(t, "switching to another OS user needs root")
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {

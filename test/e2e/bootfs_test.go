@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/fs"
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 // bootfsMount is a mount made by the bootfs binary.
@@ -115,14 +115,14 @@ func (m *bootfsMount) log() string {
 }
 
 // status reads the mount's status attribute.
-func (m *bootfsMount) status(t *testing.T) mount.Status {
+func (m *bootfsMount) status(t *testing.T) rack.Status {
 	t.Helper()
 	buf := make([]byte, 64<<10)
 	n, err := unix.Getxattr(m.dir, fs.StatusXattr, buf)
 	if err != nil {
 		t.Fatalf("getxattr %s: %v", m.dir, err)
 	}
-	var st mount.Status
+	var st rack.Status
 	if err := json.Unmarshal(buf[:n], &st); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func (m *bootfsMount) status(t *testing.T) mount.Status {
 }
 
 // regionStatus returns the status line of the region with URL u.
-func (m *bootfsMount) regionStatus(t *testing.T, u string) mount.RegionStatus {
+func (m *bootfsMount) regionStatus(t *testing.T, u string) rack.RegionStatus {
 	t.Helper()
 	for _, r := range m.status(t).Regions {
 		if r.URL == u {
@@ -138,7 +138,7 @@ func (m *bootfsMount) regionStatus(t *testing.T, u string) mount.RegionStatus {
 		}
 	}
 	t.Fatalf("no region %s in the status", u)
-	return mount.RegionStatus{}
+	return rack.RegionStatus{}
 }
 
 // unmount unmounts with umount(2) and waits for the daemon to exit (which

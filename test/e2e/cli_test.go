@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/bootfs/bootfs/rack/mount"
+	"github.com/bootfs/bootfs/rack"
 )
 
 // testReadOnly: every change through the mount fails with EROFS, and
@@ -165,7 +165,7 @@ func (g *rig) testStatusAndWarm(t *testing.T) {
 		}
 	}
 	out, err = g.run(t, []string{"status", "--json", m.dir})
-	var st mount.Status
+	var st rack.Status
 	if err != nil || json.Unmarshal([]byte(out), &st) != nil {
 		t.Fatalf("bootfs status --json: %v\n%s", err, out)
 	}
@@ -286,7 +286,7 @@ umount "$3"
 	if want := g.mustEntry(t, kernelPath).SHA256.String(); !strings.HasPrefix(string(out), want) {
 		t.Errorf("sha256sum through the fstab mount: %q, want %s", out, want)
 	}
-	var st mount.Status
+	var st rack.Status
 	b, _ := os.ReadFile(status)
 	if err := json.Unmarshal(b, &st); err != nil || st.Cache.Limit != 64<<20 || st.Source != g.sources() {
 		t.Errorf("status of the fstab mount (%v): %s", err, b)
