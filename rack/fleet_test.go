@@ -100,7 +100,7 @@ func TestMountsOfflineFromSavedState(t *testing.T) {
 	r.Close()
 
 	begin := time.Now()
-	m = start(t, cfg)
+	_ = start(t, cfg)
 	t.Logf("offline mount took %s", time.Since(begin))
 	st := xattrStatus(t, cfg.Mountpoint)
 	if !st.Tree.Offline || st.Tree.OfflineSince.IsZero() || st.Tree.Generation != "g1" || st.Tree.Files != 2 {
@@ -155,7 +155,7 @@ func TestMountsOfflineWhenRegionHangs(t *testing.T) {
 	cfg.Regions = []string{"http://" + ln.Addr().String()}
 	cfg.OfflineAfter = time.Second
 	begin := time.Now()
-	m = start(t, cfg)
+	_ = start(t, cfg)
 	took := time.Since(begin)
 	t.Logf("offline start with a hung region took %s", took)
 	if took > 5*time.Second {

@@ -173,17 +173,11 @@ func (r *Region) DB() *db.DB { return r.db }
 // ID returns the region's id in the database.
 func (r *Region) ID() int64 { return r.id }
 
-// Handler returns the HTTP API, for tests that serve it themselves.
-func (r *Region) Handler() *httpapi.Server { return r.api }
-
 // URL is where peers and racks reach this region.
 func (r *Region) URL() string { return r.cfg.URL }
 
 // Name is the region's name.
 func (r *Region) Name() string { return r.cfg.Name }
-
-// Store returns the region's file store.
-func (r *Region) Store() *store.Disk { return r.store }
 
 // ImportNow runs one import and waits for it (and first for a running
 // sync or import to end), then refreshes the tree and cleans up, as the

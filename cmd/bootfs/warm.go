@@ -32,7 +32,7 @@ func warmCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
-				return errors.New("usage: bootfs warm MOUNTPOINT PATH...")
+				return errors.New("bootfs warm needs a mount point and at least one path: bootfs warm MOUNTPOINT PATH [PATH ...]")
 			}
 			return warm(c.App.ErrWriter, c.Args().First(), c.Args().Tail(), max(c.Int("jobs"), 1))
 		},

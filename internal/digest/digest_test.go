@@ -2,6 +2,7 @@ package digest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -68,5 +69,35 @@ func TestHasherBlocks(t *testing.T) {
 	}
 	if _, err := DecodeBlocks(make([]byte, 33)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("DecodeBlocks(33 bytes) = %v", err)
+	}
+}
+
+// TestHasherStepsAndParallel holds the Hasher, with writes below and above
+// ParallelMin, to a direct SHA-256 of the whole content and of each block.
+func TestHasherStepsAndParallel(t *testing.T) {
+	const bs = 1 << 20
+	data := make([]byte, 3*bs+777)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	for _, step := range []int{1000, ParallelMin - 1, ParallelMin, bs, bs + 1, len(data)} {
+		for _, n := range []int{0, 1, bs - 1, bs, len(data)} {
+			h := NewHasher(bs)
+			for off := 0; off < n; off += step {
+				h.Write(data[off:min(off+step, n)])
+			}
+			whole, blocks := h.Sum()
+			if whole != Digest(sha256.Sum256(data[:n])) {
+				t.Fatalf("step %d, %d bytes: whole digest differs", step, n)
+			}
+			if want := BlockCount(int64(n), bs); int64(len(blocks)) != want {
+				t.Fatalf("step %d, %d bytes: %d block digests, want %d", step, n, len(blocks), want)
+			}
+			for i, b := range blocks {
+				if b != Digest(sha256.Sum256(data[i*bs:min((i+1)*bs, n)])) {
+					t.Fatalf("step %d, %d bytes: block %d differs", step, n, i)
+				}
+			}
+		}
 	}
 }

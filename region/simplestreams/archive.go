@@ -60,6 +60,10 @@ var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 // bytes.Reader), the dictionary of every xz block
 // is checked from the stream's index before decoding (r's offset is left
 // as it was); otherwise that of the first block.
+// typeRegA is the pre-POSIX regular-file type flag (NUL), which old
+// archives still carry; archive/tar deprecates its name, not the value.
+const typeRegA = '\x00'
+
 func ExtractArchive(r io.Reader, fn func(name string, size int64, r io.Reader) error) error {
 	br := bufio.NewReader(r)
 	magic, err := br.Peek(len(xzMagic))
@@ -99,7 +103,7 @@ func ExtractArchive(r io.Reader, fn func(name string, size int64, r io.Reader) e
 		switch hdr.Typeflag {
 		case tar.TypeDir, tar.TypeXGlobalHeader:
 			continue
-		case tar.TypeReg, tar.TypeRegA: // TypeRegA: pre-POSIX archives
+		case tar.TypeReg, typeRegA:
 		default:
 			return fmt.Errorf("%w: member %q: type %q is not a regular file or directory", ErrFormat, hdr.Name, hdr.Typeflag)
 		}

@@ -32,7 +32,7 @@ func FuzzArchiveMembers(f *testing.F) {
 		if len(parts) > 32 {
 			return
 		}
-		types := []byte{tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeRegA, tar.TypeFifo}
+		types := []byte{tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, typeRegA, tar.TypeFifo}
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		ok := true // what the model expects
@@ -45,9 +45,9 @@ func FuzzArchiveMembers(f *testing.F) {
 			body := strings.Repeat(string(rune('a'+i%26)), i)
 			hdr := &tar.Header{Name: name, Typeflag: typ, Mode: 0o644, Format: tar.FormatPAX}
 			switch typ {
-			case tar.TypeReg, tar.TypeRegA:
+			case tar.TypeReg, typeRegA:
 				hdr.Size = int64(len(body))
-				if typ == tar.TypeRegA {
+				if typ == typeRegA {
 					hdr.Typeflag = tar.TypeReg // the writer refuses TypeRegA; the reader maps it alike
 				}
 			case tar.TypeSymlink, tar.TypeLink:

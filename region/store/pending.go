@@ -35,7 +35,7 @@ type Pending struct {
 	size int64
 	path string
 	f    *os.File
-	h    *hasher
+	h    *digest.Hasher
 	n    int64 // bytes in the partial file, all of them hashed by h
 	// flushed is how many bytes were handed to startWriteback.
 	flushed int64
@@ -70,7 +70,7 @@ func (d *Disk) begin(want digest.Digest, size int64, resume bool) (*Pending, err
 	if !d.claim(want) {
 		return nil, fmt.Errorf("%w: %s (in this process)", ErrBusy, want)
 	}
-	p := &Pending{d: d, want: want, size: size, path: d.partialPath(want), h: newHasher()}
+	p := &Pending{d: d, want: want, size: size, path: d.partialPath(want), h: digest.NewHasher(digest.BlockSize)}
 	if err := p.open(resume); err != nil {
 		if p.f != nil {
 			p.f.Close()
@@ -173,9 +173,9 @@ func (p *Pending) Write(b []byte) (int, error) {
 	// re-hashes the file.
 	var m int
 	var err error
-	p.h.both(b, func() {
+	p.h.Alongside(b, func() int {
 		m, err = p.f.Write(b)
-		p.h.writeBlocks(b[:m])
+		return m
 	})
 	p.n += int64(m)
 	p.d.m.written(m)

@@ -90,7 +90,7 @@ func hashFile(ctx context.Context, f *os.File, bytesPerSec int64) (digest.Digest
 		// Small reads at low rates, so the pacing is smooth.
 		chunk = chunk[:max(bytesPerSec/8, 4096)]
 	}
-	h := newHasher()
+	h := digest.NewHasher(digest.BlockSize)
 	pace := pacer{rate: bytesPerSec, start: time.Now()}
 	for {
 		if err := ctx.Err(); err != nil {
