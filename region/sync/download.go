@@ -1,4 +1,4 @@
-package importer
+package sync
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func Download(ctx context.Context, hc *http.Client, st *store.Disk, d digest.Dig
 			case <-time.After(backoff(attempt)):
 			}
 			if m != nil {
-				m.resumes.Inc()
+				m.Resumes.Inc()
 			}
 		}
 		blocks, retry, err := downloadOnce(ctx, hc, st, d, size, url, header, progress, m)
@@ -114,7 +114,7 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 				}
 				done += int64(n)
 				if m != nil {
-					m.bytes.Add(float64(n))
+					m.Bytes.Add(float64(n))
 				}
 				if progress != nil {
 					progress(done)
