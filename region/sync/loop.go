@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/bootfs/bootfs/region/db"
 )
 
 // LoopOptions configure Loop.
@@ -29,22 +31,12 @@ func (s *Syncer) Loop(ctx context.Context, o LoopOptions) error {
 		default:
 		}
 	}
-	go func() {
-		for ctx.Err() == nil {
-			err := s.cfg.DB.Listen(ctx, kick, func(payload string) {
-				if payload == "set" || payload == "sync" || payload == "region" {
-					kick()
-				}
-			})
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("listen for sync triggers failed; retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
-				}
-			}
+	s.cfg.DB.Watch(ctx, s.log, func(payload string) {
+		switch payload {
+		case "set", "sync", "region", db.Reconnected:
+			kick()
 		}
-	}()
+	})
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
