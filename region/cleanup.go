@@ -8,8 +8,10 @@ import (
 	"github.com/bootfs/bootfs/region/tree"
 )
 
-// collect deletes sets superseded by a newer set complete on every region,
-// then blobs no set references, then this region's copies of them. It runs
+// collect retires sets no source selects any more, deletes sets superseded
+// by a newer set complete on every region and sets retired CleanupGrace
+// ago, then blobs no set references, then this region's copies of them
+// (and of blobs another region's cleanup deleted). It runs
 // under the importer's lock, so it never races an import or a peer copy of
 // this region (which could commit a file just before its row exists): see
 // regionsync.Lock for the rule.
@@ -18,12 +20,19 @@ func (r *Region) collect(ctx context.Context) error {
 }
 
 func (r *Region) collectLocked(ctx context.Context) error {
+	if err := r.retire(ctx); err != nil {
+		return fmt.Errorf("retire sets no source selects: %w", err)
+	}
 	snap, err := r.db.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
 	res := tree.Build(snap, r.cfg.AliveWindow, r.cfg.CleanupGrace)
 	if err := r.db.DeleteSets(ctx, res.Obsolete); err != nil {
+		return err
+	}
+	retired, err := r.db.DeleteRetiredSets(ctx, r.cfg.CleanupGrace)
+	if err != nil {
 		return err
 	}
 	gone, err := r.db.DeleteOrphanBlobs(ctx)
@@ -51,8 +60,8 @@ func (r *Region) collectLocked(ctx context.Context) error {
 			removed++
 		}
 	}
-	if len(res.Obsolete) > 0 || len(gone) > 0 || removed > 0 {
-		r.log.Info("cleaned up", "sets", len(res.Obsolete), "blobs", len(gone), "files_removed", removed+len(gone))
+	if len(res.Obsolete) > 0 || retired > 0 || len(gone) > 0 || removed > 0 {
+		r.log.Info("cleaned up", "sets", len(res.Obsolete), "retired_sets", retired, "blobs", len(gone), "files_removed", removed+len(gone))
 	}
 	return errors.Join(errs...)
 }

@@ -145,6 +145,21 @@ type ImportStatus struct {
 	// until LastImport.Number exceeds the Imports it saw.
 	Imports    int64        `json:"imports"`
 	LastImport *ImportEnded `json:"last_import,omitempty"`
+	// FailedProducts lists the products the last run could not complete,
+	// and why: a file that could not be fetched or verified, or an archive
+	// that could not be extracted. Such a failure fails its product, not
+	// the run: the other products are imported and published.
+	FailedProducts []ProductFailure `json:"failed_products,omitempty"`
+}
+
+// ProductFailure is one product an import or sync could not complete.
+type ProductFailure struct {
+	Product      string `json:"product,omitempty"` // upstream product id
+	Resource     string `json:"resource"`          // e.g. "ubuntu/jammy"
+	Architecture string `json:"architecture"`      // e.g. "amd64/ga-22.04"
+	Version      string `json:"version"`
+	File         string `json:"file"`   // the file that failed
+	Reason       string `json:"reason"` // why
 }
 
 // ImportEnded is the outcome of one finished import.

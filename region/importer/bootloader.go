@@ -11,6 +11,7 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/simplestreams"
+	regionsync "github.com/bootfs/bootfs/region/sync"
 	"github.com/bootfs/bootfs/region/tree"
 )
 
@@ -20,12 +21,14 @@ const FiletypeArchive = "archive.tar.xz"
 // extractBootloaders turns every bootloader archive this region holds into
 // member files (recorded as files of the same set, stored as blobs, and
 // linked under bootloaders/<type>/<arch>/ in the store). Sets whose members
-// are already recorded and held are skipped.
+// are already recorded and held are skipped. A bad archive fails its
+// product (a regionsync.ProductError); extraction goes on with the others.
 func (im *Importer) extractBootloaders(ctx context.Context) error {
 	snap, err := im.cfg.DB.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	held := snap.Held[im.cfg.RegionID]
 	for i := range snap.Sets {
 		set := &snap.Sets[i]
@@ -40,11 +43,17 @@ func (im *Importer) extractBootloaders(ctx context.Context) error {
 				continue
 			}
 			if err := im.extractArchive(ctx, set, f); err != nil {
-				return fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				product, _ := f.Extra["product"].(string)
+				errs = append(errs, &regionsync.ProductError{Product: product, Resource: set.Name,
+					Architecture: set.Architecture, Version: set.Version, File: f.Filename,
+					Err: fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err)})
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func membersDone(set *db.Set, archive db.File, held map[digest.Digest]int64) bool {

@@ -107,7 +107,7 @@ func (im *Importer) run(ctx context.Context) (err error) {
 	if m := im.cfg.Metrics; m != nil {
 		m.runs.Inc()
 		defer func() {
-			if err != nil {
+			if _, failed := regionsync.ProductFailures(err); failed {
 				m.failures.Inc()
 			}
 		}()
@@ -119,8 +119,8 @@ func (im *Importer) run(ctx context.Context) (err error) {
 	}
 	fetchErr := im.sync.Converge(ctx)
 	err = errors.Join(metaErr, fetchErr)
-	if err == nil {
-		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond))
+	if failures, failed := regionsync.ProductFailures(err); !failed {
+		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond), "failed_products", len(failures))
 	}
 	return err
 }

@@ -150,8 +150,9 @@ const maxStall = 15 * time.Minute
 // upstream file is downloaded once across all regions; a blob claimed by
 // another region is waited for and then copied from it (or taken over when
 // the claim expires because its holder died). Files held are then extracted
-// (Config.Extract). Blobs that fail verification are reported, not retried
-// in the same run. Call it within Run.
+// (Config.Extract). A file that cannot be fetched or verified fails the
+// products using it (ProductError), not the run: it is not tried again in
+// the same run, and everything else goes on. Call it within Run.
 func (s *Syncer) Converge(ctx context.Context) error {
 	c := &convergence{s: s, failed: map[digest.Digest]error{}, lastProgress: time.Now()}
 	for {
@@ -181,10 +182,7 @@ func (s *Syncer) Converge(ctx context.Context) error {
 	// Archives may be held without any download in this run (a migration
 	// put them on disk): extraction is idempotent, so always look.
 	c.extract(ctx)
-	errs := []error{c.extractErr}
-	for _, err := range c.failed {
-		errs = append(errs, err)
-	}
+	errs := append([]error{c.extractErr}, c.s.productErrors(ctx, c.failed)...)
 	return errors.Join(errs...)
 }
 
@@ -199,7 +197,10 @@ type convergence struct {
 
 // todo lists what this region still lacks and has not failed in this run,
 // starting at a different place on each region, so regions that import
-// together claim different files first.
+// together claim different files first. total is what the space check
+// counts: the files that can still be fetched (from a peer or upstream),
+// summed with overflow checks; a file whose size cannot be counted is
+// refused (it fails its products, not the run).
 func (c *convergence) todo(ctx context.Context) ([]db.Want, int64, error) {
 	wants, err := c.s.cfg.DB.Wanted(ctx, c.s.cfg.RegionID)
 	if err != nil {
@@ -208,10 +209,18 @@ func (c *convergence) todo(ctx context.Context) ([]db.Want, int64, error) {
 	var todo []db.Want
 	var total int64
 	for _, w := range wants {
-		if c.failed[w.SHA256] == nil {
-			todo = append(todo, w)
-			total += w.Size
+		if c.failed[w.SHA256] != nil {
+			continue
 		}
+		if w.SourceURL != "" || w.Peer {
+			sum, ok := addSize(total, w.Size)
+			if !ok {
+				c.failed[w.SHA256] = fmt.Errorf("%s: size %d bytes cannot be counted (the sum of the wanted files overflows): refused", w.Name, w.Size)
+				continue
+			}
+			total = sum
+		}
+		todo = append(todo, w)
 	}
 	if len(todo) == 0 {
 		return nil, 0, nil

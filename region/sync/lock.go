@@ -56,6 +56,16 @@ func (l *Lock) TryRun() (release func(), err error) {
 	return l.mu.Unlock, nil
 }
 
+// TryExclusive runs fn like Exclusive if no import, sync or cleanup runs
+// now; otherwise it returns ErrBusy without waiting.
+func (l *Lock) TryExclusive(fn func() error) error {
+	if !l.mu.TryLock() {
+		return ErrBusy
+	}
+	defer l.mu.Unlock()
+	return fn()
+}
+
 // Exclusive runs fn while no import, sync or other cleanup runs, waiting for
 // a running one to end, so fn sees and changes the store and the database
 // without a download committing files under it.

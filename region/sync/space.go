@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/bootfs/bootfs/region/store"
 )
@@ -26,7 +27,7 @@ func (s *Syncer) checkSpace(ctx context.Context, need int64) error {
 	if err != nil {
 		return fmt.Errorf("check free space in %s: %w", s.cfg.Store.Dir(), err)
 	}
-	if int64(free) >= need+s.cfg.Reserve {
+	if free <= math.MaxInt64 && int64(free) >= satAdd(need, s.cfg.Reserve) {
 		return nil
 	}
 	return s.raiseSpaceBanner(ctx, need)
@@ -34,9 +35,10 @@ func (s *Syncer) checkSpace(ctx context.Context, need int64) error {
 
 func (s *Syncer) raiseSpaceBanner(ctx context.Context, need int64) error {
 	free, _ := s.cfg.Store.Free()
-	short := need + s.cfg.Reserve - int64(free)
+	want := satAdd(need, s.cfg.Reserve)
+	short := want - int64(min(free, math.MaxInt64))
 	msg := fmt.Sprintf("%s needs %d more bytes to store all resources (directory %s: %d bytes needed including a %d byte reserve, %d available)",
-		s.cfg.RegionName, short, s.cfg.Store.Dir(), need+s.cfg.Reserve, s.cfg.Reserve, free)
+		s.cfg.RegionName, short, s.cfg.Store.Dir(), want, s.cfg.Reserve, free)
 	if err := s.cfg.DB.SetBanner(ctx, s.cfg.RegionID, BannerDiskSpace, msg); err != nil {
 		return fmt.Errorf("%w: %s (and raising the banner failed: %v)", ErrNoSpace, msg, err)
 	}

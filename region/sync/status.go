@@ -47,7 +47,10 @@ func (t *Tracker) Finish(err error) {
 	t.status.Finished = time.Now()
 	t.status.Current = nil
 	t.status.State = "done"
-	if err != nil {
+	failures, other := ProductFailures(err)
+	t.status.FailedProducts = failures
+	if other {
+		// Product failures alone leave the run done.
 		t.status.State = "failed"
 		t.status.Error = err.Error()
 	}
