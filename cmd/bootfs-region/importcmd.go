@@ -156,10 +156,14 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 func reportImports(c *cli.Context, targets []*importTarget) error {
 	var failed []string
 	for _, t := range targets {
-		for _, f := range t.st.FailedProducts {
+		l := t.st.LastImport
+		if l == nil {
+			continue
+		}
+		for _, f := range l.FailedProducts {
 			fmt.Fprintf(c.App.ErrWriter, "region %s: product %s %s %s failed (%s): %s\n", t.name, f.Resource, f.Architecture, f.Version, f.File, f.Reason)
 		}
-		if l := t.st.LastImport; l != nil && l.State == "failed" {
+		if l.State == "failed" {
 			failed = append(failed, fmt.Sprintf("region %s: %s", t.name, l.Error))
 		}
 	}

@@ -168,6 +168,9 @@ type ImportEnded struct {
 	State    string    `json:"state"` // "done" or "failed"
 	Error    string    `json:"error,omitempty"`
 	Finished time.Time `json:"finished"`
+	// FailedProducts are the products this import could not complete (see
+	// ImportStatus.FailedProducts); kept here when a peer sync runs next.
+	FailedProducts []ProductFailure `json:"failed_products,omitempty"`
 }
 
 // Download is an upstream download claimed by a region.

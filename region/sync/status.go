@@ -56,7 +56,7 @@ func (t *Tracker) Finish(err error) {
 	}
 	if t.status.Kind == "import" {
 		t.status.LastImport = &wire.ImportEnded{Number: t.status.Imports, State: t.status.State,
-			Error: t.status.Error, Finished: t.status.Finished}
+			Error: t.status.Error, Finished: t.status.Finished, FailedProducts: failures}
 	}
 }
 
