@@ -73,7 +73,7 @@ func inStore(dir, sha string) bool {
 // once, their files are deleted after the cleanup grace on every region,
 // and a bad item of the removed source no longer fails later imports.
 func TestSourceRemovalRetiresItsSets(t *testing.T) {
-	const grace = 5 * time.Second
+	const grace = 8 * time.Second
 	ctx := context.Background()
 	a := regiontest.NewMirror(t, regiontest.MirrorOptions{Releases: []string{"jammy"}})
 	b := regiontest.NewMirror(t, regiontest.MirrorOptions{Releases: []string{"focal", "bionic"}})
@@ -88,7 +88,7 @@ func TestSourceRemovalRetiresItsSets(t *testing.T) {
 		t.Fatalf("import with a bad bionic item: %v, want an error naming bionic", err)
 	}
 	const focal = "ubuntu/amd64/ga-20.04/focal/"
-	regiontest.Eventually(t, 60*time.Second, "focal in both regions' trees, held by both", func() bool {
+	regiontest.Eventually(t, 120*time.Second, "focal in both regions' trees, held by both", func() bool {
 		for _, r := range rs {
 			es := pathsUnder(t, r, focal)
 			if len(es) == 0 {
@@ -116,7 +116,7 @@ func TestSourceRemovalRetiresItsSets(t *testing.T) {
 
 	removed := time.Now()
 	removeSource(t, rs[0], b.URL)
-	regiontest.Eventually(t, 5*time.Second, "focal out of both regions' trees", func() bool {
+	regiontest.Eventually(t, 10*time.Second, "focal out of both regions' trees", func() bool {
 		for _, r := range rs {
 			if len(pathsUnder(t, r, focal)) > 0 {
 				return false
