@@ -6,7 +6,8 @@
 //	pgembed      the embedded PostgreSQL, when no --database-url is given
 //	db           schema, migrations and queries
 //	store        the content-addressed files and their one verifying write path
-//	simplestreams, importer   reading upstream mirrors and downloading from them
+//	simplestreams, importer   reading upstream mirrors and recording their sets
+//	sync         bringing every file a set needs onto this region (peers or upstream)
 //	tree         which sets racks see (only those complete on every region)
 //	httpapi      the API racks and peer regions read
 //

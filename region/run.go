@@ -223,6 +223,7 @@ func (r *Region) Serve(ctx context.Context) error {
 			r.log.Error("migration out of the legacy MAAS database failed; it is retried at the next start", "err", err)
 		}
 		g.Go(func() error { return r.syncLoop(ctx) })
+		g.Go(func() error { return r.cleanupLoop(ctx) })
 		return r.importLoop(ctx)
 	})
 	if r.cfg.VerifyRate > 0 {

@@ -29,6 +29,15 @@ func importCommand() *cli.Command {
 	}
 }
 
+// importTarget is one live region asked to import.
+type importTarget struct {
+	name   string
+	api    *apiClient
+	before int64 // its import count when asked; done once an import after it ended
+	st     wire.ImportStatus
+	done   bool
+}
+
 func runImport(c *cli.Context) error {
 	api, err := newAPIClient(c)
 	if err != nil {
@@ -40,37 +49,47 @@ func runImport(c *cli.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	var regions []wire.RegionStatus
-	if err := api.do(ctx, "GET", wire.PathRegions, nil, &regions); err != nil {
+	targets, err := requestImports(ctx, c, api)
+	if err != nil {
 		return err
-	}
-	type target struct {
-		name   string
-		api    *apiClient
-		before int64
-		st     wire.ImportStatus
-		done   bool
-	}
-	var targets []*target
-	for _, r := range regions {
-		if !r.Alive {
-			fmt.Fprintf(c.App.ErrWriter, "skipping region %s: not alive (last heartbeat %s)\n", r.Name, r.LastHeartbeat.Format(time.RFC3339))
-			continue
-		}
-		t := &target{name: r.Name, api: api.at(r.URL)}
-		if err := t.api.do(ctx, "POST", wire.PathImport, nil, &t.st); err != nil {
-			return fmt.Errorf("region %s: %w", r.Name, err)
-		}
-		t.before = t.st.Imports
-		targets = append(targets, t)
-	}
-	if len(targets) == 0 {
-		return errors.New("no live region to import")
 	}
 	fmt.Fprintf(c.App.Writer, "import requested on %d region(s)\n", len(targets))
 	if !c.Bool("wait") {
 		return nil
 	}
+	if err := waitImports(ctx, c, targets); err != nil {
+		return err
+	}
+	return reportImports(c, targets)
+}
+
+// requestImports asks every live region to import now.
+func requestImports(ctx context.Context, c *cli.Context, api *apiClient) ([]*importTarget, error) {
+	var regions []wire.RegionStatus
+	if err := api.do(ctx, "GET", wire.PathRegions, nil, &regions); err != nil {
+		return nil, err
+	}
+	var targets []*importTarget
+	for _, r := range regions {
+		if !r.Alive {
+			fmt.Fprintf(c.App.ErrWriter, "skipping region %s: not alive (last heartbeat %s)\n", r.Name, r.LastHeartbeat.Format(time.RFC3339))
+			continue
+		}
+		t := &importTarget{name: r.Name, api: api.at(r.URL)}
+		if err := t.api.do(ctx, "POST", wire.PathImport, nil, &t.st); err != nil {
+			return nil, fmt.Errorf("region %s: %w", r.Name, err)
+		}
+		t.before = t.st.Imports
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no live region to import")
+	}
+	return targets, nil
+}
+
+// waitImports shows progress until every target's import ended.
+func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) error {
 	tty := false
 	if f, ok := c.App.Writer.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
@@ -129,12 +148,25 @@ func runImport(c *cli.Context) error {
 		_ = bar.Finish()
 		fmt.Fprintln(c.App.Writer)
 	}
+	return nil
+}
+
+// reportImports names the products that failed (their failure is not the
+// import's) and fails if an import failed.
+func reportImports(c *cli.Context, targets []*importTarget) error {
 	var failed []string
 	for _, t := range targets {
 		for _, r := range t.st.Refused { // bad upstream products or archives; the rest was imported
 			fmt.Fprintf(c.App.Writer, "region %s refused %s: %s\n", t.name, r.Product, r.Reason)
 		}
-		if l := t.st.LastImport; l != nil && l.State == "failed" {
+		l := t.st.LastImport
+		if l == nil {
+			continue
+		}
+		for _, f := range l.FailedProducts {
+			fmt.Fprintf(c.App.ErrWriter, "region %s: product %s %s %s failed (%s): %s\n", t.name, f.Resource, f.Architecture, f.Version, f.File, f.Reason)
+		}
+		if l.State == "failed" {
 			failed = append(failed, fmt.Sprintf("region %s: %s", t.name, l.Error))
 		}
 	}

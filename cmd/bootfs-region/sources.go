@@ -74,7 +74,8 @@ func sourcesAdd(c *cli.Context) error {
 	if err := api.do(c.Context, "POST", wire.PathSources, src, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "source %s added; run `bootfs-region import --wait` to import now\n", src.URL)
+	fmt.Fprintf(c.App.Writer, "source %s added; run `bootfs-region import --wait` to import now "+
+		"(sets no selection picks any more leave the boot tree)\n", src.URL)
 	return nil
 }
 
@@ -110,5 +111,11 @@ func sourcesRemove(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return api.do(c.Context, "DELETE", wire.PathSources+"?url="+url.QueryEscape(c.Args().First()), nil, nil)
+	u := c.Args().First()
+	if err := api.do(c.Context, "DELETE", wire.PathSources+"?url="+url.QueryEscape(u), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "source %s removed; the resource sets no remaining selection picks leave the boot tree now, "+
+		"and their files are deleted after --cleanup-grace on every region\n", u)
+	return nil
 }

@@ -85,6 +85,13 @@ func printStatus(out io.Writer, st wire.Status) error {
 	if im.Error != "" {
 		fmt.Fprintf(out, ", error: %s", im.Error)
 	}
+	failed := im.FailedProducts
+	if l := im.LastImport; l != nil && im.Kind != "import" {
+		failed = append(failed, l.FailedProducts...) // a sync ran since; the import's failures still stand
+	}
+	for _, f := range failed {
+		fmt.Fprintf(out, "\n  FAILED PRODUCT %s %s %s (%s): %s: %s", f.Resource, f.Architecture, f.Version, f.Product, f.File, f.Reason)
+	}
 	fmt.Fprintf(out, "\nstore (%s): %s: %d files, %s, %s free, %d quarantined\n", st.Region, st.Store.Dir, st.Store.Files, hb(st.Store.Bytes), hb(int64(st.Store.FreeBytes)), st.Store.Quarantine)
 	return nil
 }

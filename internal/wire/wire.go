@@ -154,6 +154,11 @@ type ImportStatus struct {
 	// of the latest import whose metadata is bad, and bootloader archives
 	// that cannot be extracted. Everything else was imported.
 	Refused []Refusal `json:"refused,omitempty"`
+	// FailedProducts lists the products the last run could not complete,
+	// and why: a file that could not be fetched or verified, or an archive
+	// that could not be extracted. Such a failure fails its product, not
+	// the run: the other products are imported and published.
+	FailedProducts []ProductFailure `json:"failed_products,omitempty"`
 }
 
 // Refusal is one product (or one of its files) a region refused.
@@ -167,12 +172,25 @@ type Refusal struct {
 	Reason  string `json:"reason"`            // the full error
 }
 
+// ProductFailure is one product an import or sync could not complete.
+type ProductFailure struct {
+	Product      string `json:"product,omitempty"` // upstream product id
+	Resource     string `json:"resource"`          // e.g. "ubuntu/jammy"
+	Architecture string `json:"architecture"`      // e.g. "amd64/ga-22.04"
+	Version      string `json:"version"`
+	File         string `json:"file"`   // the file that failed
+	Reason       string `json:"reason"` // why
+}
+
 // ImportEnded is the outcome of one finished import.
 type ImportEnded struct {
 	Number   int64     `json:"number"`
 	State    string    `json:"state"` // "done" or "failed"
 	Error    string    `json:"error,omitempty"`
 	Finished time.Time `json:"finished"`
+	// FailedProducts are the products this import could not complete (see
+	// ImportStatus.FailedProducts); kept here when a peer sync runs next.
+	FailedProducts []ProductFailure `json:"failed_products,omitempty"`
 }
 
 // Download is an upstream download claimed by a region.

@@ -32,7 +32,8 @@ var ErrNotFound = errors.New("not found")
 
 // DB is a pool of connections to the region database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	watch watchers // the one LISTEN loop shared by every Watch
 }
 
 // Open connects to url and checks the connection. It does not migrate.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,8 +41,20 @@ const shortLen = 7
 // RecordSet upserts the resource, the set and its files (and their blobs),
 // and returns the set id. Files of an existing set are added or updated,
 // never removed: a set's content is immutable upstream.
+//
+// A record with upstream files (an import) names the set's source (the
+// boot source whose URL prefixes the files' URLs) and un-retires the set: a
+// selection picks it again. Records without (extracted members, the
+// migration) leave both as they are.
 func (d *DB) RecordSet(ctx context.Context, s SetRecord) (int64, error) {
 	var setID int64
+	upstream := ""
+	for _, f := range s.Files {
+		if f.SourceURL != "" {
+			upstream = f.SourceURL
+			break
+		}
+	}
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		var resID int64
 		err := tx.QueryRow(ctx, `
@@ -54,9 +67,13 @@ func (d *DB) RecordSet(ctx context.Context, s SetRecord) (int64, error) {
 			return fmt.Errorf("resource: %w", err)
 		}
 		err = tx.QueryRow(ctx, `
-			INSERT INTO boot_resource_set (resource_id, version, label) VALUES ($1, $2, $3)
-			ON CONFLICT (resource_id, version) DO UPDATE SET label = EXCLUDED.label
-			RETURNING id`, resID, s.Version, s.Label).Scan(&setID)
+			INSERT INTO boot_resource_set (resource_id, version, label, source)
+			VALUES ($1, $2, $3, (SELECT url FROM boot_source WHERE $4 <> '' AND starts_with($4, rtrim(url, '/') || '/')
+			                     ORDER BY length(url) DESC LIMIT 1))
+			ON CONFLICT (resource_id, version) DO UPDATE SET label = EXCLUDED.label,
+			    source = coalesce(EXCLUDED.source, boot_resource_set.source),
+			    retired = CASE WHEN $4 = '' THEN boot_resource_set.retired END
+			RETURNING id`, resID, s.Version, s.Label, upstream).Scan(&setID)
 		if err != nil {
 			return fmt.Errorf("set: %w", err)
 		}
@@ -184,4 +201,105 @@ func orEmpty(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// SourcedSet is a set recorded from a boot source, as retirement needs it.
+type SourcedSet struct {
+	ID             int64
+	Source         string // the URL of the source that recorded it
+	Name           string
+	Architecture   string
+	BootloaderType string
+	Label          string
+	Version        string
+	Retired        bool
+}
+
+// SourcedSets lists every set recorded from a boot source (not those of
+// unknown origin, such as migrated ones), retired or not.
+func (d *DB) SourcedSets(ctx context.Context) ([]SourcedSet, error) {
+	rows, err := d.pool.Query(ctx, `
+		SELECT s.id, s.source, r.name, r.architecture, coalesce(r.bootloader_type, ''), s.label, s.version, s.retired IS NOT NULL
+		FROM boot_resource_set s JOIN boot_resource r ON r.id = s.resource_id
+		WHERE s.source IS NOT NULL ORDER BY s.id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SourcedSet, error) {
+		var s SourcedSet
+		err := r.Scan(&s.ID, &s.Source, &s.Name, &s.Architecture, &s.BootloaderType, &s.Label, &s.Version, &s.Retired)
+		return s, err
+	})
+}
+
+// RetireSets marks sets as retired now (unless they already are) and
+// announces it; it returns how many it marked.
+func (d *DB) RetireSets(ctx context.Context, ids []int64) (int64, error) {
+	return d.updateSets(ctx, ids, `UPDATE boot_resource_set SET retired = now() WHERE id = ANY($1) AND retired IS NULL`)
+}
+
+// RestoreSets clears the retirement of sets picked again.
+func (d *DB) RestoreSets(ctx context.Context, ids []int64) (int64, error) {
+	return d.updateSets(ctx, ids, `UPDATE boot_resource_set SET retired = NULL WHERE id = ANY($1) AND retired IS NOT NULL`)
+}
+
+func (d *DB) updateSets(ctx context.Context, ids []int64, sql string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := d.pool.Exec(ctx, sql, ids)
+	if err != nil || tag.RowsAffected() == 0 {
+		return 0, err
+	}
+	return tag.RowsAffected(), d.Notify(ctx, "set")
+}
+
+// DeleteRetiredSets deletes the sets retired at least grace ago (and
+// resources left without sets), returning how many; their blobs go with
+// DeleteOrphanBlobs.
+func (d *DB) DeleteRetiredSets(ctx context.Context, grace time.Duration) (int64, error) {
+	tag, err := d.pool.Exec(ctx, `DELETE FROM boot_resource_set WHERE retired <= now() - $1::interval`, grace.String())
+	if err != nil || tag.RowsAffected() == 0 {
+		return 0, err
+	}
+	_, err = d.pool.Exec(ctx, `DELETE FROM boot_resource r WHERE NOT EXISTS (SELECT 1 FROM boot_resource_set s WHERE s.resource_id = r.id)`)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), d.Notify(ctx, "set")
+}
+
+// FileUse is one file of a set that is not retired, found by content.
+type FileUse struct {
+	SHA256       digest.Digest
+	Product      string // the upstream product id, "" if unknown
+	Resource     string
+	Architecture string
+	Version      string
+	Filename     string
+}
+
+// FilesUsing lists the files of sets that are not retired with one of the
+// given contents, ordered by resource, architecture, version and filename.
+func (d *DB) FilesUsing(ctx context.Context, shas []digest.Digest) ([]FileUse, error) {
+	rows, err := d.pool.Query(ctx, `
+		SELECT f.sha256, coalesce(f.extra->>'product', ''), r.name, r.architecture, s.version, f.filename
+		FROM boot_resource_file f
+		JOIN boot_resource_set s ON s.id = f.set_id AND s.retired IS NULL
+		JOIN boot_resource r ON r.id = s.resource_id
+		WHERE f.sha256 = ANY($1)
+		ORDER BY r.name, r.architecture, s.version, f.filename`, hexes(shas))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FileUse, error) {
+		var u FileUse
+		var sha string
+		if err := r.Scan(&sha, &u.Product, &u.Resource, &u.Architecture, &u.Version, &u.Filename); err != nil {
+			return u, err
+		}
+		var err error
+		u.SHA256, err = digest.Parse(sha)
+		return u, err
+	})
 }

@@ -47,7 +47,9 @@ type File struct {
 }
 
 // Snapshot reads regions, sets, files and sync state in one repeatable-read
-// transaction.
+// transaction. Retired sets (no source selection picks them any more) are
+// left out: they are in neither the tree nor the status, and wait only to
+// be deleted.
 func (d *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 	s := &Snapshot{Held: map[int64]map[digest.Digest]int64{}}
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -70,6 +72,7 @@ func (d *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 			SELECT s.id, r.id, r.name, r.architecture, coalesce(r.kflavor, ''), coalesce(r.bootloader_type, ''),
 			       s.version, s.label, s.created, s.published
 			FROM boot_resource_set s JOIN boot_resource r ON r.id = s.resource_id
+			WHERE s.retired IS NULL
 			ORDER BY r.name, r.architecture, s.version, s.id`)
 		if err != nil {
 			return err

@@ -46,7 +46,9 @@ func (d *DB) AddSource(ctx context.Context, s Source) (int64, error) {
 				return fmt.Errorf("selection %s/%s: %w", sel.OS, sel.Release, err)
 			}
 		}
-		return nil
+		// Selections may have changed: regions retire what none picks now.
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'source')`, ChangeChannel)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("add source %s: %w", s.URL, err)
@@ -87,17 +89,22 @@ func (d *DB) Sources(ctx context.Context) ([]Source, error) {
 	return srcs, nil
 }
 
-// RemoveSource forgets the source with url (and its selections). Resources
-// already imported stay until a later import no longer selects them.
+// RemoveSource forgets the source with url (and its selections) and
+// announces it: every region's cleanup then retires the sets no remaining
+// selection picks (they leave the tree at once; their files are deleted
+// after the cleanup grace).
 func (d *DB) RemoveSource(ctx context.Context, url string) error {
-	tag, err := d.pool.Exec(ctx, `DELETE FROM boot_source WHERE url = $1`, url)
-	if err != nil {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM boot_source WHERE url = $1`, url)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("source %s: %w", url, ErrNotFound)
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'source')`, ChangeChannel)
 		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("source %s: %w", url, ErrNotFound)
-	}
-	return nil
+	})
 }
 
 func orStar(l []string) []string {

@@ -67,18 +67,20 @@ type Want struct {
 	Size      int64
 	Name      string // a human name: the first file that uses it
 	SourceURL string // an upstream URL, "" when only peers (or extraction) can provide it
+	Peer      bool   // another region holds a complete copy
 }
 
-// Wanted lists the blobs referenced by any set that the region does not
-// hold completely, largest first.
+// Wanted lists the blobs referenced by any set that is not retired and
+// that the region does not hold completely, largest first.
 func (d *DB) Wanted(ctx context.Context, regionID int64) ([]Want, error) {
 	rows, err := d.pool.Query(ctx, `
 		SELECT b.sha256, b.size,
 		       min(r.name || ' ' || r.architecture || ' ' || s.version || ' ' || f.filename),
-		       coalesce(min(f.source_url), '')
+		       coalesce(min(f.source_url), ''),
+		       EXISTS (SELECT 1 FROM blob_sync p WHERE p.sha256 = b.sha256 AND p.region_id <> $1 AND p.size = b.size)
 		FROM blob b
 		JOIN boot_resource_file f ON f.sha256 = b.sha256
-		JOIN boot_resource_set s ON s.id = f.set_id
+		JOIN boot_resource_set s ON s.id = f.set_id AND s.retired IS NULL
 		JOIN boot_resource r ON r.id = s.resource_id
 		WHERE NOT EXISTS (SELECT 1 FROM blob_sync y WHERE y.sha256 = b.sha256 AND y.region_id = $1 AND y.size = b.size)
 		GROUP BY b.sha256, b.size
@@ -89,7 +91,7 @@ func (d *DB) Wanted(ctx context.Context, regionID int64) ([]Want, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Want, error) {
 		var w Want
 		var sha string
-		if err := r.Scan(&sha, &w.Size, &w.Name, &w.SourceURL); err != nil {
+		if err := r.Scan(&sha, &w.Size, &w.Name, &w.SourceURL, &w.Peer); err != nil {
 			return w, err
 		}
 		var err error

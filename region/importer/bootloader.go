@@ -13,6 +13,7 @@ import (
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/simplestreams"
+	regionsync "github.com/bootfs/bootfs/region/sync"
 	"github.com/bootfs/bootfs/region/tree"
 )
 
@@ -28,7 +29,8 @@ const FiletypeArchive = "archive.tar.xz"
 // member name, over a limit of simplestreams.ExtractArchive) is refused on
 // its own: logged once, listed in Status, not read again, and the other
 // archives are still extracted; it does not fail the import. Other errors
-// (database, store) are returned, after the remaining archives were tried.
+// (database, store) fail the archive's product (a regionsync.ProductError),
+// after the remaining archives were tried.
 func (im *Importer) extractBootloaders(ctx context.Context) error {
 	snap, err := im.cfg.DB.Snapshot(ctx)
 	if err != nil {
@@ -68,8 +70,11 @@ func (im *Importer) extractBootloaders(ctx context.Context) error {
 					"resource", set.Name, "architecture", set.Architecture, "version", set.Version,
 					"archive", f.Filename, "sha256", f.SHA256, "err", err)
 				refused[f.SHA256] = w
-			default:
-				errs = append(errs, fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err))
+			default: // the database or the store: fails this product, the others go on
+				product, _ := f.Extra["product"].(string)
+				errs = append(errs, &regionsync.ProductError{Product: product, Resource: set.Name,
+					Architecture: set.Architecture, Version: set.Version, File: f.Filename,
+					Err: fmt.Errorf("extract %s %s %s: %w", set.Name, set.Version, f.Filename, err)})
 			}
 		}
 	}

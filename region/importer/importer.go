@@ -1,27 +1,26 @@
 // Package importer brings boot resources from upstream simplestreams
 // mirrors into the region: it reads each source's signed metadata, records
 // the newest version of every selected product as a resource set, then
-// downloads every blob this region lacks that upstream serves, through the
-// store's verifying write path, resuming interrupted downloads with Range.
-// Bootloader archives are extracted into member files, which are blobs like
-// any other.
+// has region/sync bring every blob this region lacks (from a peer region,
+// or from upstream through the store's verifying write path). Bootloader
+// archives are extracted into member files, which are blobs like any other.
 //
-// An Importer runs one import at a time; Status reports its progress.
+// An Importer runs one import at a time, and never while a peer sync runs
+// (both take the sync package's Lock); Status reports the progress of
+// either.
 package importer
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"sync"
 	"time"
 
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
+	regionsync "github.com/bootfs/bootfs/region/sync"
 )
 
 // Config is what an Importer needs. Zero values get the defaults noted.
@@ -56,13 +55,9 @@ type Config struct {
 
 // Importer runs imports. Methods are safe for concurrent use.
 type Importer struct {
-	cfg Config
-	log *slog.Logger
-
-	run sync.Mutex // held for the whole of an import: one at a time
-
-	mu     sync.Mutex // guards status and the transfers it lists
-	status wire.ImportStatus
+	cfg  Config
+	log  *slog.Logger
+	sync *regionsync.Syncer // convergence, the run lock and the status
 
 	refused refusals // what was refused and why, for Status (metadata.go, bootloader.go)
 }
@@ -70,96 +65,56 @@ type Importer struct {
 // New returns an Importer.
 func New(cfg Config) *Importer {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Transport: newTransport(http.ProxyFromEnvironment)}
-	}
-	if cfg.PeerHTTP == nil {
-		// No proxy for peers: the request carries the shared secret, and
-		// regions reach each other directly.
-		cfg.PeerHTTP = &http.Client{Transport: newTransport(nil)}
+		cfg.HTTP = regionsync.NewClient(http.ProxyFromEnvironment)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Parallel <= 0 {
-		cfg.Parallel = 4
+	im := &Importer{cfg: cfg, log: cfg.Log}
+	var transfer *regionsync.Metrics
+	if cfg.Metrics != nil {
+		transfer = cfg.Metrics.transfer
 	}
-	if cfg.Retries <= 0 {
-		cfg.Retries = 5
-	}
-	if cfg.Reserve == 0 {
-		cfg.Reserve = 100 << 20
-	}
-	if cfg.ClaimTTL <= 0 {
-		cfg.ClaimTTL = 30 * time.Second
-	}
-	if cfg.Alive <= 0 {
-		cfg.Alive = 60 * time.Second
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
-	}
-	return &Importer{cfg: cfg, log: cfg.Log, status: wire.ImportStatus{State: "idle"}}
+	im.sync = regionsync.New(regionsync.Config{
+		DB: cfg.DB, Store: cfg.Store, RegionID: cfg.RegionID, RegionName: cfg.RegionName,
+		HTTP: cfg.HTTP, PeerHTTP: cfg.PeerHTTP, Log: cfg.Log, Parallel: cfg.Parallel, Retries: cfg.Retries,
+		Reserve: cfg.Reserve, Metrics: transfer, Secret: cfg.Secret, ClaimTTL: cfg.ClaimTTL, Alive: cfg.Alive,
+		Poll: cfg.Poll, Extract: im.extractBootloaders,
+	})
+	return im
 }
 
-func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
-	return &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   16,
-	}
-}
+// ErrBusy is returned by Run when an import or sync is already running.
+var ErrBusy = regionsync.ErrBusy
 
-// ErrBusy is returned by Start when an import is already running.
-var ErrBusy = errors.New("an import is already running")
+// BannerDiskSpace is the banner kind raised when the store is too small.
+const BannerDiskSpace = regionsync.BannerDiskSpace
 
-// Sync copies what this region lacks (from peers, or from upstream when no
-// region has it yet) without reading upstream metadata. It returns ErrBusy
-// if an import or sync is running.
-func (im *Importer) Sync(ctx context.Context) (err error) {
-	if !im.run.TryLock() {
-		return ErrBusy
-	}
-	defer im.run.Unlock()
-	im.begin("sync")
-	defer func() { im.finish(err) }()
-	return im.converge(ctx)
-}
+// ErrNoSpace is returned when the store lacks room for what must be fetched.
+var ErrNoSpace = regionsync.ErrNoSpace
 
-// Exclusive runs fn while no import or sync runs (waiting for a running one
-// to end), so fn sees and changes the store and the database without a
-// download committing files under it.
-func (im *Importer) Exclusive(fn func() error) error {
-	im.run.Lock()
-	defer im.run.Unlock()
-	return fn()
-}
+// Syncer is the peer sync sharing this importer's lock and status.
+func (im *Importer) Syncer() *regionsync.Syncer { return im.sync }
 
-// Status returns a copy of the current progress.
+// Status returns a copy of the current progress (of an import or a sync),
+// with what the latest import refused.
 func (im *Importer) Status() wire.ImportStatus {
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	s := im.status
-	s.Current = append([]wire.Transfer(nil), s.Current...)
+	s := im.sync.Status()
 	s.Refused = im.refused.list()
 	return s
 }
 
 // Run performs one import: metadata from every source, then downloads.
-// It returns ErrBusy if another import is running.
-func (im *Importer) Run(ctx context.Context) (err error) {
-	if !im.run.TryLock() {
-		return ErrBusy
-	}
-	defer im.run.Unlock()
-	im.begin("import")
-	defer func() { im.finish(err) }()
+// It returns ErrBusy if another import or a sync is running.
+func (im *Importer) Run(ctx context.Context) error {
+	return im.sync.Run(ctx, "import", im.run)
+}
+
+func (im *Importer) run(ctx context.Context) (err error) {
 	if m := im.cfg.Metrics; m != nil {
 		m.runs.Inc()
 		defer func() {
-			if err != nil {
+			if _, failed := regionsync.ProductFailures(err); failed {
 				m.failures.Inc()
 			}
 		}()
@@ -169,68 +124,10 @@ func (im *Importer) Run(ctx context.Context) (err error) {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	fetchErr := im.converge(ctx)
+	fetchErr := im.sync.Converge(ctx)
 	err = errors.Join(metaErr, fetchErr)
-	if err == nil {
-		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond))
+	if failures, failed := regionsync.ProductFailures(err); !failed {
+		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond), "failed_products", len(failures))
 	}
 	return err
-}
-
-func (im *Importer) begin(kind string) {
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	imports := im.status.Imports
-	if kind == "import" {
-		imports++
-	}
-	im.status = wire.ImportStatus{State: "running", Kind: kind, Started: time.Now(), Generation: im.status.Generation + 1,
-		Imports: imports, LastImport: im.status.LastImport}
-}
-
-func (im *Importer) finish(err error) {
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	im.status.Finished = time.Now()
-	im.status.Current = nil
-	im.status.State = "done"
-	if err != nil {
-		im.status.State = "failed"
-		im.status.Error = err.Error()
-	}
-	if im.status.Kind == "import" {
-		im.status.LastImport = &wire.ImportEnded{Number: im.status.Imports, State: im.status.State,
-			Error: im.status.Error, Finished: im.status.Finished}
-	}
-}
-
-func (im *Importer) setTotals(files int, bytes int64) {
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	im.status.FilesTotal, im.status.BytesTotal = files, bytes
-}
-
-func (im *Importer) startTransfer(t wire.Transfer) func(done int64, finished bool) {
-	im.mu.Lock()
-	im.status.Current = append(im.status.Current, t)
-	im.mu.Unlock()
-	var last int64
-	return func(done int64, finished bool) {
-		im.mu.Lock()
-		defer im.mu.Unlock()
-		im.status.BytesDone += done - last
-		last = done
-		for i := range im.status.Current {
-			if im.status.Current[i].SHA256 == t.SHA256 {
-				im.status.Current[i].Done = done
-				if finished {
-					im.status.Current = append(im.status.Current[:i], im.status.Current[i+1:]...)
-					if done == t.Size {
-						im.status.FilesDone++
-					}
-				}
-				break
-			}
-		}
-	}
 }

@@ -85,18 +85,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		default:
 		}
 	}
-	go func() {
-		for ctx.Err() == nil {
-			err := w.db.Listen(ctx, poke, func(string) { poke() })
-			if err != nil && ctx.Err() == nil {
-				w.log.Warn("listen for changes failed; retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
-				}
-			}
-		}
-	}()
+	w.db.Watch(ctx, w.log, func(string) { poke() })
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {

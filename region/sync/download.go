@@ -1,4 +1,4 @@
-package importer
+package sync
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/region/store"
@@ -20,15 +22,16 @@ import (
 func Download(ctx context.Context, hc *http.Client, st *store.Disk, d digest.Digest, size int64, url string,
 	header http.Header, retries int, progress func(done int64), m *Metrics) ([]digest.Digest, error) {
 	var lastErr error
+	wait := retryBackoff()
 	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
-			case <-time.After(backoff(attempt)):
+			case <-time.After(wait.NextBackOff()):
 			}
 			if m != nil {
-				m.resumes.Inc()
+				m.Resumes.Inc()
 			}
 		}
 		blocks, retry, err := downloadOnce(ctx, hc, st, d, size, url, header, progress, m)
@@ -48,9 +51,16 @@ var stallTimeout = 60 * time.Second
 
 var errStalled = errors.New("no data received for a while: transfer stalled")
 
-func backoff(attempt int) time.Duration {
-	d := time.Duration(1<<min(attempt, 6)) * 250 * time.Millisecond
-	return min(d, 15*time.Second)
+// retryBackoff is the wait before each resumed attempt: 0.5s, doubling up
+// to 15s (cenkalti/backoff, the one retry scheme of the region and rack).
+func retryBackoff() backoff.BackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(500*time.Millisecond),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0),
+		backoff.WithMaxInterval(15*time.Second),
+		backoff.WithMaxElapsedTime(0),
+	)
 }
 
 // downloadOnce makes one request. retry reports whether the failure was a
@@ -114,7 +124,7 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 				}
 				done += int64(n)
 				if m != nil {
-					m.bytes.Add(float64(n))
+					m.Bytes.Add(float64(n))
 				}
 				if progress != nil {
 					progress(done)

@@ -1,0 +1,39 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/region/db"
+	"github.com/bootfs/bootfs/region/store"
+)
+
+// fetch downloads one blob from url into the store and records it.
+func (s *Syncer) fetch(ctx context.Context, hc *http.Client, w db.Want, url string, header http.Header, retries int, m *Metrics) error {
+	progress := s.tracker.startTransfer(wire.Transfer{SHA256: w.SHA256, Name: w.Name, From: url, Size: w.Size})
+	blocks, err := Download(ctx, hc, s.cfg.Store, w.SHA256, w.Size, url, header, retries,
+		func(done int64) { progress(done, false) }, m)
+	if err != nil {
+		progress(0, true)
+		if errors.Is(err, store.ErrCorrupt) && s.cfg.Metrics != nil {
+			s.cfg.Metrics.Refused.Inc()
+		}
+		return fmt.Errorf("%s (%s): %w", w.Name, url, err)
+	}
+	if err := s.cfg.DB.SetBlockDigests(ctx, w.SHA256, digest.BlockSize, blocks); err != nil {
+		return err
+	}
+	if err := s.cfg.DB.MarkHeld(ctx, s.cfg.RegionID, w.SHA256, w.Size); err != nil {
+		return err
+	}
+	progress(w.Size, true)
+	if m != nil {
+		m.Files.Inc()
+	}
+	s.log.Info("stored", "sha256", w.SHA256, "name", w.Name, "size", w.Size, "from", url)
+	return nil
+}
