@@ -60,7 +60,7 @@ func TestBacktickUsage(t *testing.T) {
 	out := run(t, "serve", "--help")
 	var line string
 	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, "--legacy-database") {
+		if strings.Contains(l, "--legacy-database ") {
 			line = l
 		}
 	}
