@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -219,11 +221,5 @@ func tarXZ(t testing.TB, members map[string][]byte, order ...string) []byte {
 // eventually polls cond every 50ms until it holds or timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testpoll.Until(t, timeout, what, cond)
 }
