@@ -138,6 +138,7 @@ type soak struct {
 	newest string       // version of the newest publish
 
 	stats soakStats
+	phase atomic.Value // string: the fault active (until recovered), "" if none
 }
 
 type soakRegion struct {
@@ -595,7 +596,11 @@ func (s *soak) reader(ctx context.Context, id int) {
 		s.stats.mu.Lock()
 		s.stats.reads[mode]++
 		if errKind != "" {
-			s.stats.readErrs[errKind]++
+			phase, _ := s.phase.Load().(string)
+			if phase == "" {
+				phase = "no fault"
+			}
+			s.stats.readErrs[phase+": "+errKind]++
 		}
 		s.stats.mu.Unlock()
 	}
@@ -767,22 +772,17 @@ func (s *soak) recovered(kind, target string, since time.Time) {
 // rack is down, full or stalled at once.
 func (s *soak) schedule(dur time.Duration) {
 	end := time.Now().Add(dur)
-	kinds := []string{"kill-region", "kill-rack", "fill-region-disk", "fill-rack-cache", "stall-region", "publish"}
-	weights := []int{2, 2, 1, 1, 2, 2}
-	total := 0
-	for _, w := range weights {
-		total += w
-	}
+	// Rounds of every kind once, in a seeded order: a short run still
+	// injects each kind.
+	var deck []string
 	for time.Now().Before(end) {
-		x := s.rng.IntN(total)
-		kind := kinds[0]
-		for i, w := range weights {
-			if x < w {
-				kind = kinds[i]
-				break
-			}
-			x -= w
+		if len(deck) == 0 {
+			deck = []string{"kill-region", "kill-rack", "fill-region-disk", "fill-rack-cache", "stall-region", "publish",
+				"kill-region", "stall-region", "publish"}
+			s.rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
 		}
+		kind := deck[0]
+		deck = deck[1:]
 		hold := time.Duration(2000+s.rng.IntN(8000)) * time.Millisecond
 		r := s.regions[s.rng.IntN(len(s.regions))]
 		k := s.racks[s.rng.IntN(len(s.racks))]
@@ -790,6 +790,9 @@ func (s *soak) schedule(dur time.Duration) {
 		s.stats.mu.Lock()
 		s.stats.faults[kind]++
 		s.stats.mu.Unlock()
+		if kind != "publish" {
+			s.phase.Store(kind)
+		}
 		switch kind {
 		case "kill-region":
 			s.logf("kill -9 %s for %s", r.name, hold)
@@ -838,6 +841,7 @@ func (s *soak) schedule(dur time.Duration) {
 			s.logf("published %s (import asked of %s)", s.mirrorOpts.Version, r.name)
 			go s.watchPublish(s.mirrorOpts.Version, time.Now())
 		}
+		s.phase.Store("")
 		time.Sleep(gap)
 	}
 }
@@ -983,7 +987,12 @@ func (s *soak) summary(dur time.Duration, seed uint64, convergence time.Duration
 	for _, n := range st.readErrs {
 		nerr += n
 	}
-	fmt.Fprintf(&b, "failed reads (errors, not wrong bytes): %d (%s)\n", nerr, sortedCounts(st.readErrs))
+	fmt.Fprintf(&b, "failed reads (errors, not wrong bytes), by the fault active then: %d\n", nerr)
+	for _, l := range strings.Split(sortedCounts(st.readErrs), ", ") {
+		if l != "" {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
 	nf := 0
 	for _, n := range st.faults {
 		nf += n
