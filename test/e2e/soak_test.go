@@ -151,9 +151,11 @@ type soak struct {
 	latest  []wire.Entry // the newest tree seen, entries with a verified copy
 	newest  string       // version of the newest publish
 
-	stats   soakStats
-	cleanup string       // how old versions went, for the summary
-	phase   atomic.Value // string: the fault active (until recovered), "" if none
+	stats       soakStats
+	cleanup     string            // how old versions went, for the summary
+	gens        map[string]string // region -> tree generation last seen (under mu)
+	treeChanged atomic.Int64      // unix nanos of the last tree change seen
+	phase       atomic.Value      // string: the fault active (until recovered), "" if none
 }
 
 type soakRegion struct {
@@ -491,6 +493,15 @@ func (s *soak) pollTrees() {
 		if err := s.get(r, wire.PathTree, &tree); err != nil {
 			continue
 		}
+		s.mu.Lock()
+		if s.gens == nil {
+			s.gens = make(map[string]string)
+		}
+		if s.gens[r.name] != tree.Generation {
+			s.gens[r.name] = tree.Generation
+			s.treeChanged.Store(time.Now().UnixNano())
+		}
+		s.mu.Unlock()
 		var have []wire.Entry
 		for _, e := range tree.Files {
 			if s.learn(e) {
@@ -644,6 +655,11 @@ func (s *soak) reader(ctx context.Context, id int) {
 			phase, _ := s.phase.Load().(string)
 			if phase == "" {
 				phase = "no fault"
+				// Racks follow a new tree within a few seconds: until then
+				// a path of one tree may be missing from the other.
+				if time.Since(time.Unix(0, s.treeChanged.Load())) < 15*time.Second {
+					phase = "tree changed <15s ago"
+				}
 			}
 			s.stats.readErrs[phase+": "+errKind]++
 		}
