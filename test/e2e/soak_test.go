@@ -188,7 +188,7 @@ type soakStats struct {
 	faults     map[string]int
 	recoveries map[string][]time.Duration
 	publishes  []string // "version: time to available"
-	removed    int      // old versions seen gone from every region
+	samples    []string // the first failed reads with no fault active
 }
 
 func newSoak(t *testing.T, seed uint64) *soak {
@@ -661,7 +661,12 @@ func (s *soak) reader(ctx context.Context, id int) {
 					phase = "tree changed <15s ago"
 				}
 			}
-			s.stats.readErrs[phase+": "+errKind]++
+			key := phase + ": " + errKind
+			s.stats.readErrs[key]++
+			if phase == "no fault" && len(s.stats.samples) < 8 {
+				s.stats.samples = append(s.stats.samples, fmt.Sprintf("%s at %s: %s (%s)", key,
+					time.Since(s.started).Round(100*time.Millisecond), what, e.SHA256.String()[:12]))
+			}
 		}
 		s.stats.mu.Unlock()
 	}
@@ -1079,6 +1084,9 @@ func (s *soak) summary(dur time.Duration, seed uint64, convergence time.Duration
 		if l != "" {
 			fmt.Fprintf(&b, "  %s\n", l)
 		}
+	}
+	for _, l := range st.samples {
+		fmt.Fprintf(&b, "  sample: %s\n", l)
 	}
 	nf := 0
 	for _, n := range st.faults {
