@@ -559,6 +559,18 @@ func (s *soak) learn(e wire.Entry) bool {
 	return false
 }
 
+// inLatest reports whether the newest tree seen has e.
+func (s *soak) inLatest(e wire.Entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.latest {
+		if l.Path == e.Path {
+			return l.SHA256 == e.SHA256
+		}
+	}
+	return false
+}
+
 // candidates returns the sha256s path has had whose size is size (-1: any).
 func (s *soak) candidates(path string, size int64) []digest.Digest {
 	s.mu.Lock()
@@ -649,6 +661,13 @@ func (s *soak) reader(ctx context.Context, id int) {
 		st.since.Store(time.Now().UnixNano())
 		errKind := s.readOnce(k, mode, e, lo, n, what)
 		st.since.Store(0)
+		gone := false
+		if errKind != "" {
+			// The rack may have followed a tree without the path before the
+			// test polled it: look now.
+			s.pollTrees()
+			gone = !s.inLatest(e)
+		}
 		s.stats.mu.Lock()
 		s.stats.reads[mode]++
 		if errKind != "" {
@@ -657,7 +676,9 @@ func (s *soak) reader(ctx context.Context, id int) {
 				phase = "no fault"
 				// Racks follow a new tree within a few seconds: until then
 				// a path of one tree may be missing from the other.
-				if time.Since(time.Unix(0, s.treeChanged.Load())) < 15*time.Second {
+				if gone {
+					phase = "path left the tree"
+				} else if time.Since(time.Unix(0, s.treeChanged.Load())) < 15*time.Second {
 					phase = "tree changed <15s ago"
 				}
 			}
