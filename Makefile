@@ -78,6 +78,17 @@ FUZZTIME ?= 2m
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+# The chaos soak (test/e2e TestSoak, needs root): regions and racks killed,
+# stalled and starved of disk while readers check every byte. SOAK is the
+# length of the fault schedule (CI runs `make soak SOAK=2m`);
+# BOOTFS_SOAK_SEED=<n> replays a schedule; SOAKFLAGS=-race adds the race
+# detector (slower).
+.PHONY: soak
+SOAK ?= 10m
+SOAKFLAGS ?=
+soak: deps
+	@BOOTFS_SOAK=$(SOAK) scripts/with-postgres.sh $(GO) test -count=1 -v -timeout 60m $(SOAKFLAGS) -run '^TestSoak$$' ./test/e2e/
+
 # go vet, then staticcheck at a pinned version: `go run` fetches it through
 # the module proxy the first time and reuses the cached build afterwards.
 # Override with e.g. `make vet STATICCHECK=staticcheck` to use an installed one.
