@@ -16,11 +16,12 @@
 // the request at hand and put in backoff. A region answering 404 is healthy
 // but lacks the file; it is skipped without penalty.
 //
-// The backoff is a few fields per region rather than
-// github.com/cenkalti/backoff/v4: that package models one retry loop owned by
-// one goroutine (its ExponentialBackOff is not safe for concurrent use and
-// has no notion of "until"), while here many concurrent fetches share one
-// region's state and must only ask "may I use it now, and in which order".
+// The backoff schedule is github.com/cenkalti/backoff/v4's, the one retry
+// scheme of bootfs: one ExponentialBackOff per region, guarded by the
+// client's lock like the rest of the region's health, because many
+// concurrent fetches share one region's state. They only ask "may I use it
+// now, and in which order": a failure sets the region's "until" from the
+// schedule's next interval, a success resets it.
 //
 // # Timeouts
 //
@@ -111,7 +112,7 @@ type Client struct {
 	secret  string
 	log     *slog.Logger
 	stall   time.Duration
-	backoff backoffPolicy
+	backoff backoffLimits
 	now     func() time.Time // replaced in tests
 	metrics *metrics
 
@@ -138,7 +139,7 @@ func New(o Options) (*Client, error) {
 		secret:  o.Secret,
 		log:     o.Log,
 		stall:   o.StallTimeout,
-		backoff: backoffPolicy{initial: o.BackoffInitial, max: o.BackoffMax},
+		backoff: backoffLimits{initial: o.BackoffInitial, max: o.BackoffMax},
 		now:     time.Now,
 		byURL:   make(map[string]*region),
 	}
@@ -174,7 +175,7 @@ func New(o Options) (*Client, error) {
 		if c.byURL[u] != nil {
 			return nil, fmt.Errorf("client: region URL %q given twice", raw)
 		}
-		r := &region{url: u}
+		r := &region{url: u, retry: newBackOff(c.backoff.initial, c.backoff.max)}
 		c.regions = append(c.regions, r)
 		c.byURL[u] = r
 	}

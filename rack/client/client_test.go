@@ -247,16 +247,17 @@ func TestBlockDigests(t *testing.T) {
 }
 
 func TestBackoffPolicy(t *testing.T) {
-	p := backoffPolicy{initial: time.Second, max: 10 * time.Second}
-	for _, tc := range []struct {
-		failures int
-		base     time.Duration
-	}{{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {4, 8 * time.Second}, {5, 10 * time.Second}, {40, 10 * time.Second}} {
-		for range 50 {
-			d := p.delay(tc.failures)
-			if d < tc.base*8/10 || d > tc.base*12/10 {
-				t.Fatalf("delay(%d) = %v, want %v +-20%%", tc.failures, d, tc.base)
+	for range 50 {
+		b := newBackOff(time.Second, 10*time.Second)
+		for i, base := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+			d := b.NextBackOff()
+			if d < base*8/10 || d > base*12/10 {
+				t.Fatalf("failure %d: backoff %v, want %v +-20%%", i+1, d, base)
 			}
+		}
+		b.Reset()
+		if d := b.NextBackOff(); d < 800*time.Millisecond || d > 1200*time.Millisecond {
+			t.Fatalf("after a success: backoff %v, want 1s +-20%%", d)
 		}
 	}
 }

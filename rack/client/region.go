@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // region is one region and its health. Every field but url is guarded by
@@ -17,25 +18,28 @@ type region struct {
 
 	bytes, requests, errors, verifyFailures int64
 
-	failures int           // consecutive failures; 0 = healthy
-	until    time.Time     // backing off until then (zero: not)
-	latency  time.Duration // moving average of successful requests
+	failures int                         // consecutive failures; 0 = healthy
+	retry    *backoff.ExponentialBackOff // how long to leave it alone after a failure
+	until    time.Time                   // backing off until then (zero: not)
+	latency  time.Duration               // moving average of successful requests
 	lastErr  string
 }
 
-// backoffPolicy computes how long a region that failed n times in a row is
-// left alone: initial doubled per failure up to max, jittered by +-20% so
-// that racks do not return to a recovering region in lockstep.
-type backoffPolicy struct{ initial, max time.Duration }
+// backoffLimits are the first and the longest backoff of a failing region.
+type backoffLimits struct{ initial, max time.Duration }
 
-func (p backoffPolicy) delay(failures int) time.Duration {
-	d := p.initial
-	for i := 1; i < failures && d < p.max; i++ {
-		d *= 2
-	}
-	d = min(d, p.max)
-	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
-	return d + jitter
+// newBackOff returns the schedule a region that keeps failing is left
+// alone by: initial doubled per failure up to max, jittered by +-20% so
+// that racks do not return to a recovering region in lockstep. It is
+// cenkalti/backoff, the one retry scheme of bootfs.
+func newBackOff(initial, max time.Duration) *backoff.ExponentialBackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(initial),
+		backoff.WithMaxInterval(max),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.2),
+		backoff.WithMaxElapsedTime(0),
+	)
 }
 
 // order returns the regions in the order to try them: regions not backing
@@ -123,6 +127,7 @@ func (c *Client) succeeded(r *region, n int64, d time.Duration) {
 	r.requests++
 	r.bytes += n
 	r.failures = 0
+	r.retry.Reset()
 	r.until = time.Time{}
 	switch {
 	case d == 0: // not a timed request
@@ -156,7 +161,7 @@ func (c *Client) failed(r *region, err error, corrupt bool) {
 	}
 	r.failures++
 	n := r.failures
-	wait := c.backoff.delay(n)
+	wait := r.retry.NextBackOff()
 	r.until = c.now().Add(wait)
 	r.lastErr = err.Error()
 	c.mu.Unlock()
