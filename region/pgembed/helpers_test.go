@@ -76,7 +76,7 @@ func startTest(t *testing.T, o Options, tune func(*Server)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.backoff = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
+	s.retry = restartBackOff(10*time.Millisecond, 2)
 	s.healthyAfter = time.Hour
 	s.initNoSync = true
 	if tune != nil {

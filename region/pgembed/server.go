@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Server is a running private PostgreSQL. Its methods are safe for
@@ -24,7 +26,7 @@ type Server struct {
 	log  *slog.Logger
 
 	// Supervision tuning, fixed before supervise starts (tests shorten them).
-	backoff      []time.Duration // delay before restart n+1; its length bounds consecutive restarts
+	retry        backoff.BackOff // delays between restarts; Stop bounds consecutive restarts
 	healthyAfter time.Duration   // a run this long resets the restart count
 	stopTimeout  time.Duration   // fast-shutdown grace before escalating
 	initNoSync   bool            // tests: initdb --no-sync (their clusters are thrown away)
@@ -66,7 +68,7 @@ func newServer(o Options) (*Server, error) {
 		l:            newLayout(o.Dir),
 		as:           as,
 		log:          o.Log,
-		backoff:      []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second},
+		retry:        restartBackOff(time.Second, 5),
 		healthyAfter: 5 * time.Minute,
 		stopTimeout:  30 * time.Second,
 		done:         make(chan struct{}),
@@ -189,8 +191,21 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
+// restartBackOff is the restart schedule: first, doubling, no jitter (one
+// process restarts, nobody to fall in step with), at most n restarts in a
+// row (1s, 2s, 4s, 8s, 16s by default).
+func restartBackOff(first time.Duration, n uint64) backoff.BackOff {
+	return backoff.WithMaxRetries(backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(first),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0),
+		backoff.WithMaxInterval(first<<n),
+		backoff.WithMaxElapsedTime(0),
+	), n)
+}
+
 // supervise restarts postgres when it exits on its own, with growing
-// delays; it gives up after len(s.backoff) consecutive failures.
+// delays (s.retry); it gives up when the schedule stops.
 func (s *Server) supervise() {
 	defer close(s.done)
 	failures := 0
@@ -205,12 +220,13 @@ func (s *Server) supervise() {
 		s.drain(p)
 		if time.Since(p.started) >= s.healthyAfter {
 			failures = 0
+			s.retry.Reset()
 		}
-		if failures == len(s.backoff) {
+		delay := s.retry.NextBackOff()
+		if delay == backoff.Stop {
 			s.setErr(fmt.Errorf("postgres exited %d times in a row, giving up: %w: %s", failures+1, exitErr(p), p.recentOutput()))
 			return
 		}
-		delay := s.backoff[failures]
 		failures++
 		s.log.Warn("postgres exited unexpectedly; restarting", "pid", p.pid, "err", exitErr(p), "attempt", failures, "delay", delay)
 		t := time.NewTimer(delay)
