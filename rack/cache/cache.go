@@ -110,12 +110,13 @@ type Cache struct {
 	// mutable fields of every entry (trusted, synced, the kept descriptor).
 	mu            sync.Mutex
 	entries       map[Key]*entry
-	lru           *list.List // of *entry; front is the most recently used
-	fdLRU         *list.List // of *cfile with a kept descriptor; front most recently read
-	maxOpen       int        // descriptors kept at most (tests lower it)
-	used          int64      // bytes of entries plus reservations of puts in flight
-	pinnedBytes   int64      // bytes of entries in the index with pins > 0
-	pendingBytes  int64      // reservations of puts in flight
+	order         *fileLFU[digest.Digest] // eviction order of the entries (policy.go)
+	lastTick      int64                   // its clock (tickLocked)
+	fdLRU         *list.List              // of *cfile with a kept descriptor; front most recently read
+	maxOpen       int                     // descriptors kept at most (tests lower it)
+	used          int64                   // bytes of entries plus reservations of puts in flight
+	pinnedBytes   int64                   // bytes of entries in the index with pins > 0
+	pendingBytes  int64                   // reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
 	held          map[heldKey]int          // removed entries still pinned, per file record and block
@@ -173,7 +174,7 @@ func Open(o Options) (*Cache, error) {
 		now:         time.Now,
 		syncFile:    syncPath,
 		entries:     make(map[Key]*entry),
-		lru:         list.New(),
+		order:       newFileLFU[digest.Digest](int64(time.Second)),
 		fdLRU:       list.New(),
 		maxOpen:     maxOpenFiles,
 		pending:     make(map[Key]struct{}),

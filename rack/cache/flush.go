@@ -59,8 +59,12 @@ func (c *Cache) flush(final bool) error {
 	var unsynced []entry
 	newFiles := make(map[*cfile]bool)
 	trusted := make(map[digest.Digest]bool, len(c.files))
-	for el := c.lru.Back(); el != nil; el = el.Prev() {
-		e := el.Value.(*entry)
+	var es []*entry // in eviction order, the next victim first
+	c.order.each(func(n *lfuNode[digest.Digest]) bool {
+		es = append(es, n.owner.(*entry))
+		return true
+	})
+	for _, e := range es {
 		recs = append(recs, record{key: e.key, gen: e.gen, size: e.size, crcs: e.crcs})
 		if t, seen := trusted[e.key.File]; t || !seen {
 			mask := uint32(1)<<chunks(e.size) - 1
