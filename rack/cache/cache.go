@@ -79,7 +79,7 @@ type Stats struct {
 	Degraded   bool  // Put is resting after a disk error
 }
 
-// Cache is an on-disk LRU block cache. It is safe for concurrent use.
+// Cache is an on-disk block cache. It is safe for concurrent use.
 type Cache struct {
 	dir         string
 	limit       int64
@@ -104,7 +104,7 @@ type Cache struct {
 	// which index versions are renamed into place.
 	flushMu sync.Mutex
 
-	// mu guards every field below up to the counters: the index, the LRU
+	// mu guards every field below up to the counters: the index, the eviction
 	// lists, byte accounting, puts in flight, per-file counts, the degraded
 	// deadline, the dirty flag, the generation counter, closed, and the
 	// mutable fields of every entry (trusted, synced, the kept descriptor).
@@ -123,7 +123,7 @@ type Cache struct {
 	fragile       map[digest.Digest]bool   // files a kernel may still read by passthrough after an earlier process (see index.go)
 	nextGen       uint64
 	degradedUntil time.Time
-	dirty         bool // index or LRU order changed since the last Flush
+	dirty         bool // index or eviction order changed since the last Flush
 	closed        bool
 	// inflight counts reads and Backing checks between their lookup and
 	// release; Close waits for them (Add only under mu while not closed).
@@ -201,7 +201,7 @@ func Open(o Options) (*Cache, error) {
 }
 
 // Contains reports whether k is cached. It does not read the block, so a
-// later Get may still find it corrupt; it does not change the LRU order.
+// later Get may still find it corrupt; it does not count as a use.
 func (c *Cache) Contains(k Key) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// Flush persists the index and LRU order now. Content files with blocks
+// Flush persists the index and eviction order now. Content files with blocks
 // added since the last Flush are fsynced, with the directories of new
 // ones, before the index naming those blocks is written (temp file, fsync,
 // rename, fsync of Dir), so a persisted index never names bytes that are
