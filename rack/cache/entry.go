@@ -214,6 +214,9 @@ func (c *Cache) punchLocked(e *entry) {
 // handed out by Backing) are in use: they are passed over. Caller holds
 // c.mu.
 func (c *Cache) evictLocked(need int64) {
+	if c.used+need <= c.limit {
+		return // the usual case: skip ordering the files
+	}
 	c.order.each(func(n *lfuNode[digest.Digest]) bool {
 		if c.used+need <= c.limit {
 			return false
