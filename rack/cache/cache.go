@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,7 +79,7 @@ type Stats struct {
 	Degraded   bool  // Put is resting after a disk error
 }
 
-// Cache is an on-disk LRU block cache. It is safe for concurrent use.
+// Cache is an on-disk block cache. It is safe for concurrent use.
 type Cache struct {
 	dir         string
 	limit       int64
@@ -105,24 +104,25 @@ type Cache struct {
 	// which index versions are renamed into place.
 	flushMu sync.Mutex
 
-	// mu guards every field below up to the counters: the index, the LRU
+	// mu guards every field below up to the counters: the index, the eviction
 	// lists, byte accounting, puts in flight, per-file counts, the degraded
 	// deadline, the dirty flag, the generation counter, closed, and the
 	// mutable fields of every entry (trusted, synced, the kept descriptor).
 	mu            sync.Mutex
 	entries       map[Key]*entry
-	lru           *list.List            // of *entry; front is the most recently used
-	fds           *lru.LRU[*cfile, int] // kept content file descriptors (fds.go)
-	used          int64                 // bytes of entries plus reservations of puts in flight
-	pinnedBytes   int64                 // bytes of entries in the index with pins > 0
-	pendingBytes  int64                 // reservations of puts in flight
+	order         *fileLFU[digest.Digest] // eviction order of the entries (policy.go)
+	lastTick      int64                   // its clock (tickLocked)
+	fds           *lru.LRU[*cfile, int]   // kept content file descriptors (fds.go)
+	used          int64                   // bytes of entries plus reservations of puts in flight
+	pinnedBytes   int64                   // bytes of entries in the index with pins > 0
+	pendingBytes  int64                   // reservations of puts in flight
 	pending       map[Key]struct{}
 	files         map[digest.Digest]*cfile // content files with blocks or puts in flight
 	held          map[heldKey]int          // removed entries still pinned, per file record and block
 	fragile       map[digest.Digest]bool   // files a kernel may still read by passthrough after an earlier process (see index.go)
 	nextGen       uint64
 	degradedUntil time.Time
-	dirty         bool // index or LRU order changed since the last Flush
+	dirty         bool // index or eviction order changed since the last Flush
 	closed        bool
 	// inflight counts reads and Backing checks between their lookup and
 	// release; Close waits for them (Add only under mu while not closed).
@@ -173,7 +173,7 @@ func Open(o Options) (*Cache, error) {
 		now:         time.Now,
 		syncFile:    syncPath,
 		entries:     make(map[Key]*entry),
-		lru:         list.New(),
+		order:       newFileLFU[digest.Digest](int64(time.Second)),
 		fds:         newFDs(),
 		pending:     make(map[Key]struct{}),
 		files:       make(map[digest.Digest]*cfile),
@@ -199,7 +199,7 @@ func Open(o Options) (*Cache, error) {
 }
 
 // Contains reports whether k is cached. It does not read the block, so a
-// later Get may still find it corrupt; it does not change the LRU order.
+// later Get may still find it corrupt; it does not count as a use.
 func (c *Cache) Contains(k Key) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -20,13 +20,13 @@ func TestPinnedNotEvicted(t *testing.T) {
 		// A warm read uses the kept descriptor: it never reaches "lookup".
 		for _, warm := range []bool{false, stage == "open"} {
 			c := open(t, Options{Limit: 2 * digest.BlockSize})
-			a, b, cc := key("f", 0), key("f", 1), key("g", 0)
+			a, b, cc := key("f", 0), key("h", 0), key("g", 0)
 			for _, k := range []Key{a, b} {
 				mustPut(t, c, k, block(k, digest.BlockSize))
 			}
 			if warm {
 				mustGet(t, c, a, block(a, digest.BlockSize))
-				mustGet(t, c, b, block(b, digest.BlockSize)) // a is least recent
+				mustGet(t, c, b, block(b, digest.BlockSize)) // a's file is read least recently
 			}
 			path, _ := blockPath(t, c, a)
 			aBlock := strings.TrimPrefix(path, c.dir) + "/0"

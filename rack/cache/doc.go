@@ -1,4 +1,4 @@
-// Package cache is the rack's on-disk block cache: a byte-bounded LRU of
+// Package cache is the rack's on-disk block cache: a byte-bounded store of
 // verified file blocks (digest.BlockSize bytes each, the last block of a
 // file possibly shorter), named by Key (the file's sha256 and the block
 // index). The FUSE layer faults blocks in from a region, verifies each
@@ -6,11 +6,20 @@
 // of that block is a Get (or ReadAt) served from local disk, mostly from the
 // kernel page cache. The cache holds no block data in memory itself.
 //
+// Eviction (policy.go) takes blocks of the file read least often (counted at
+// its first block, counts halving as they grow; ties: the file read least
+// recently), last blocks first: machines read whole files, so plain LRU let
+// one image larger than the cache, or a one-off read, flush the files every
+// machine boots. The choice was measured against LRU, segmented LRU,
+// S3-FIFO and Belady's optimum on a deployment trace (TestPolicyTrace,
+// docs/benchmarks.md). A file larger than the limit can only be read
+// through; TooLarge finds such files and suggests a limit.
+//
 // # Layout
 //
 // One sparse content file per file digest, block i at offset i*BlockSize:
 //
-//	Dir/index                          persisted index and LRU order
+//	Dir/index                          persisted index and eviction order
 //	Dir/lock                           flock held while a Cache is open
 //	Dir/files/ab/<sha256hex>           the cached blocks of one file
 //	Dir/fragile/<sha256hex>            the file was handed to the kernel (fragile.go)
@@ -29,10 +38,11 @@
 // The cache keeps up to 256 content files open (fds.go, in the rack's one
 // refcounted LRU, rack/internal/lru), so a warm hit is a single pread into
 // the caller's buffer. A block being read, or handed out by Backing, is
-// pinned: eviction passes it over (moving it to the front; a Put for which
-// pinned blocks and puts in flight leave no room fails with ErrNoRoom,
-// found before evicting anything in the usual case), and a pinned block
-// discarded as damaged leaves the index at once but keeps its bytes until the last holder lets go; only then is its
+// pinned: eviction passes it over (a Put for which pinned blocks and puts
+// in flight leave no room fails with ErrNoRoom, found before evicting
+// anything in the usual case), and a pinned block discarded as damaged
+// leaves the index at once but keeps its bytes until the last holder lets
+// go; only then is its
 // slot punched, unless a new entry for the same block has taken it
 // meanwhile (the bytes of a block are fixed by its digest, so they are the
 // same). All punching and unlinking happens under the cache's lock, so it

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"container/list"
 	"errors"
 	"hash/crc32"
 	"io/fs"
@@ -13,12 +12,9 @@ import (
 	"github.com/bootfs/bootfs/rack/internal/lru"
 )
 
-// The LRU is a container/list threaded through the index entries rather than
-// hashicorp/golang-lru: that package bounds the number of entries, not their
-// bytes, locks internally (we need one lock around index, LRU and byte
-// accounting anyway), and offers no cheap in-order walk for persisting the
-// order. The list gives O(1) touch, removal and eviction with the element
-// stored in the entry.
+// The eviction order (policy.go) is threaded through the index entries, each
+// holding its node, under the one lock around index, order and byte
+// accounting.
 
 const (
 	chunkSize = 64 << 10
@@ -39,11 +35,11 @@ type entry struct {
 	key     Key
 	gen     uint64
 	size    int64
-	crcs    [maxChunks]uint32 // CRC32C of each chunkSize piece of the block
-	trusted uint32            // bit i: chunk i written or verified by this process
-	synced  bool              // bytes fsynced
-	file    *cfile            // the content file holding the block
-	elem    *list.Element
+	crcs    [maxChunks]uint32       // CRC32C of each chunkSize piece of the block
+	trusted uint32                  // bit i: chunk i written or verified by this process
+	synced  bool                    // bytes fsynced
+	file    *cfile                  // the content file holding the block
+	node    *lfuNode[digest.Digest] // its place in Cache.order
 
 	// pins counts reads in progress and Backing holders: while pinned,
 	// the block's bytes are not punched out of its file, even if the entry
@@ -109,21 +105,31 @@ func (c *Cache) fileLocked(d digest.Digest) *cfile {
 	return f
 }
 
-// insertLocked adds e as the most recently used entry. Its bytes must
-// already be counted in c.used. Caller holds c.mu.
+// insertLocked adds e as just used. Its bytes must already be counted in
+// c.used. Caller holds c.mu.
 func (c *Cache) insertLocked(e *entry) {
-	e.elem = c.lru.PushFront(e)
+	e.node = c.order.insert(e.key.File, e.key.Index, e.size, e, c.tickLocked())
 	c.entries[e.key] = e
 	e.file.blocks++
 	c.dirty = true
 }
 
-// touchLocked marks e most recently used. Caller holds c.mu.
+// touchLocked records a use of e. Caller holds c.mu.
 func (c *Cache) touchLocked(e *entry) {
-	if c.lru.Front() != e.elem {
-		c.lru.MoveToFront(e.elem)
-		c.dirty = true
+	c.order.touch(e.node, c.tickLocked())
+	c.dirty = true
+}
+
+// tickLocked returns the clock of the eviction order: wall time in
+// nanoseconds (its window is a second), strictly increasing so that no two
+// uses tie. Caller holds c.mu.
+func (c *Cache) tickLocked() int64 {
+	t := c.now().UnixNano()
+	if t <= c.lastTick {
+		t = c.lastTick + 1
 	}
+	c.lastTick = t
+	return t
 }
 
 // removeLocked drops e from the index and frees its bytes on disk: the
@@ -133,7 +139,7 @@ func (c *Cache) touchLocked(e *entry) {
 // the old inode). Disk work happens under c.mu, so a Put of the same key
 // can never race with it. Caller holds c.mu.
 func (c *Cache) removeLocked(e *entry) {
-	c.lru.Remove(e.elem)
+	c.order.remove(e.node)
 	delete(c.entries, e.key)
 	c.used -= e.size
 	c.dirty = true
@@ -202,28 +208,30 @@ func (c *Cache) punchLocked(e *entry) {
 	}
 }
 
-// evictLocked evicts least recently used entries until need more bytes fit
-// within the limit. Pinned entries (being read, or handed out by Backing)
-// are in use: they move to the front instead. Caller holds c.mu.
+// evictLocked evicts entries in the order's victim order (policy.go) until
+// need more bytes fit within the limit. Pinned entries (being read, or
+// handed out by Backing) are in use: they are passed over. Caller holds
+// c.mu.
 func (c *Cache) evictLocked(need int64) {
-	for skipped := 0; c.used+need > c.limit && skipped < c.lru.Len(); {
-		back := c.lru.Back()
-		if back == nil {
-			break // only reservations of puts in flight remain
+	if c.used+need <= c.limit {
+		return // the usual case: skip ordering the files
+	}
+	c.order.each(func(n *lfuNode[digest.Digest]) bool {
+		if c.used+need <= c.limit {
+			return false
 		}
-		e := back.Value.(*entry)
+		e := n.owner.(*entry)
 		if e.pins > 0 || c.fragile[e.key.File] && (e.file.pins > 0 || c.putHoldsLocked(e.key.File)) {
-			c.lru.MoveToFront(back)
-			skipped++
-			continue
+			return true
 		}
 		if c.fragile[e.key.File] {
 			c.evictFileLocked(e.file)
-			continue
+			return true
 		}
 		c.removeLocked(e)
 		c.evictions.Add(1)
-	}
+		return true
+	})
 }
 
 // evictFileLocked evicts every block of content file f, which unlinks it:

@@ -14,7 +14,7 @@ import (
 	"github.com/bootfs/bootfs/internal/digest"
 )
 
-// Flush persists the index and LRU order now. Content files with blocks
+// Flush persists the index and eviction order now. Content files with blocks
 // added since the last Flush are fsynced, with the directories of new
 // ones, before the index naming those blocks is written (temp file, fsync,
 // rename, fsync of Dir), so a persisted index never names bytes that are
@@ -59,8 +59,12 @@ func (c *Cache) flush(final bool) error {
 	var unsynced []entry
 	newFiles := make(map[*cfile]bool)
 	trusted := make(map[digest.Digest]bool, len(c.files))
-	for el := c.lru.Back(); el != nil; el = el.Prev() {
-		e := el.Value.(*entry)
+	var es []*entry // in eviction order, the next victim first
+	c.order.each(func(n *lfuNode[digest.Digest]) bool {
+		es = append(es, n.owner.(*entry))
+		return true
+	})
+	for _, e := range es {
 		recs = append(recs, record{key: e.key, gen: e.gen, size: e.size, crcs: e.crcs})
 		if t, seen := trusted[e.key.File]; t || !seen {
 			mask := uint32(1)<<chunks(e.size) - 1

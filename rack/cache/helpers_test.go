@@ -77,14 +77,15 @@ func mustMiss(t testing.TB, c *Cache, k Key) {
 	}
 }
 
-// order returns the cached keys, least recently used first.
+// order returns the cached keys in eviction order, the next victim first.
 func order(c *Cache) []Key {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ks []Key
-	for el := c.lru.Back(); el != nil; el = el.Prev() {
-		ks = append(ks, el.Value.(*entry).key)
-	}
+	c.order.each(func(n *lfuNode[digest.Digest]) bool {
+		ks = append(ks, n.owner.(*entry).key)
+		return true
+	})
 	return ks
 }
 

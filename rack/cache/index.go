@@ -19,7 +19,10 @@ import (
 //	        size i64 | blocks i64 | ctime seconds i64 | ctime nanoseconds i64
 //	trailer CRC32C u32 of everything before it
 //
-// Entries are in LRU order, least recently used first. A stamp says that
+// Entries are in eviction order, the next victim first (an index written
+// by plain LRU, least recently used first, reads the same way). Read
+// counts are not persisted: after Open, files are ordered by their place
+// in the saved order until reads count again. A stamp says that
 // every block the index lists in that content file was written or checked
 // by the process that wrote the index, and what the file looked like then
 // (see stamp). A file that is short,

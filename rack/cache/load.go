@@ -52,7 +52,7 @@ func (c *Cache) load() (stamped bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dropped := 0
-	for _, r := range recs { // least recently used first
+	for _, r := range recs { // the next victim first
 		if !found[r.key] {
 			dropped++
 			continue
