@@ -11,6 +11,7 @@ import (
 	"github.com/bootfs/bootfs/fs"
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
+	"github.com/bootfs/bootfs/rack/cache"
 )
 
 // Follower timing. A region that answers "not modified" sooner than
@@ -40,6 +41,12 @@ type treeState struct {
 	refused      int64         // trees fs refused (only a nil tree now: bad entries are skipped)
 	// skipped are the entries of the installed tree fs left out.
 	skipped []fs.Skipped
+	// tooLarge are the installed tree's files larger than cache_size (read
+	// through, never held), suggest a cache_size that holds them; warned
+	// names the last list logged, so each list is logged once.
+	tooLarge []string
+	suggest  int64
+	warned   string
 	// loggedSkips are the skipped entries (path and reason) logged
 	// already: each is logged once, however many trees repeat it.
 	loggedSkips map[string]bool
@@ -60,9 +67,15 @@ func (m *Mount) install(t *wire.Tree, save bool) error {
 	}
 	skipped := m.root.Skipped()
 	var size int64
+	sizes := make(map[string]int64, len(t.Files))
 	for _, e := range t.Files {
 		size += e.Size
+		sizes[e.Path] = e.Size
 	}
+	for _, sk := range skipped {
+		delete(sizes, sk.Path)
+	}
+	tooLarge, suggest := cache.TooLarge(m.cache.Stats().Limit, sizes)
 	for _, sk := range skipped {
 		size -= sk.Size
 	}
@@ -77,6 +90,9 @@ func (m *Mount) install(t *wire.Tree, save bool) error {
 	}
 	s.updates++
 	s.skipped = skipped
+	s.tooLarge, s.suggest = tooLarge, suggest
+	warnLarge := len(tooLarge) > 0 && strings.Join(tooLarge, "\x00") != s.warned
+	s.warned = strings.Join(tooLarge, "\x00")
 	var fresh []fs.Skipped
 	seen := make(map[string]bool, len(skipped))
 	for _, sk := range skipped {
@@ -88,6 +104,10 @@ func (m *Mount) install(t *wire.Tree, save bool) error {
 	}
 	s.loggedSkips = seen // forget entries no longer in the tree
 	s.mu.Unlock()
+	if warnLarge {
+		m.cfg.Log.Warn("files larger than cache_size are read through the cache, never held: every boot fetches them again",
+			"files", tooLarge, "cache_size", m.cache.Stats().Limit, "suggested_cache_size", suggest)
+	}
 	for i, sk := range fresh {
 		if i == maxSkipLogs {
 			m.cfg.Log.Warn("more tree entries skipped (see `bootfs status`)", "more", len(fresh)-i)

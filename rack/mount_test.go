@@ -283,3 +283,28 @@ func TestHolders(t *testing.T) {
 		t.Errorf("file without holders listed: %v", h[d3])
 	}
 }
+
+// TestWarnsOfFilesLargerThanTheCache: a file larger than cache_size can only
+// be read through, never held; status names it with a cache_size that would
+// hold it, and a later tree without it clears the warning. The file is
+// still served right.
+func TestWarnsOfFilesLargerThanTheCache(t *testing.T) {
+	r := regiontest.New(t, testSecret)
+	big, small := randBytes(3, 3*digest.BlockSize), randBytes(4, 5000)
+	r.SetTree(files{"custom/amd64/generic/big/uploaded/root-dd": big, "lpxelinux.0": small}.tree(r, "g1"))
+	cfg := testConfig(t, r.URL())
+	cfg.CacheSize = 2 * digest.BlockSize
+	start(t, cfg)
+
+	mustRead(t, filepath.Join(cfg.Mountpoint, "custom/amd64/generic/big/uploaded/root-dd"), big)
+	st := xattrStatus(t, cfg.Mountpoint)
+	if len(st.Tree.TooLarge) != 1 || st.Tree.TooLarge[0] != "custom/amd64/generic/big/uploaded/root-dd" || st.Tree.SuggestedCacheSize < int64(len(big)) {
+		t.Errorf("tree status: too large %q, suggested %d; want the big file and a size that holds it", st.Tree.TooLarge, st.Tree.SuggestedCacheSize)
+	}
+
+	r.SetTree(files{"lpxelinux.0": small}.tree(r, "g2"))
+	testpoll.Until(t, 10*time.Second, "the warning to clear with the next tree", func() bool {
+		st := xattrStatus(t, cfg.Mountpoint)
+		return st.Tree.Generation == "g2" && len(st.Tree.TooLarge) == 0 && st.Tree.SuggestedCacheSize == 0
+	})
+}

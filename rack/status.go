@@ -42,6 +42,11 @@ type TreeStatus struct {
 	// (the rest is served); SkippedEntries lists the first of them.
 	Skipped        int          `json:"skipped"`
 	SkippedEntries []fs.Skipped `json:"skipped_entries,omitempty"`
+	// TooLarge lists the tree's files larger than cache_size: they are
+	// read through the cache, never held, so every boot fetches them from
+	// a region again. SuggestedCacheSize would hold them (0: all fit).
+	TooLarge           []string `json:"too_large,omitempty"`
+	SuggestedCacheSize int64    `json:"suggested_cache_size,omitempty"`
 }
 
 // maxSkippedListed bounds TreeStatus.SkippedEntries.
@@ -124,6 +129,7 @@ func (m *Mount) Status() Status {
 		Refused: s.refused, Failing: s.failing, LastError: s.lastErr,
 		Offline: !s.offlineSince.IsZero(), OfflineSince: s.offlineSince,
 		Skipped: len(s.skipped), SkippedEntries: s.skipped[:min(len(s.skipped), maxSkippedListed)],
+		TooLarge: s.tooLarge, SuggestedCacheSize: s.suggest,
 	}
 	treeRegions := s.regions
 	s.mu.Unlock()

@@ -146,6 +146,7 @@ func TestPrintStatus(t *testing.T) {
 	st.Tree.Skipped = 2
 	st.Tree.SkippedEntries = []fs.Skipped{{Path: "../../../x", Why: `invalid tree: "../../../x": component ".." is dot component`}}
 	st.Reads.WholeFileChecks, st.Reads.WholeFileFailures = 5, 1
+	st.Tree.TooLarge, st.Tree.SuggestedCacheSize = []string{"custom/amd64/generic/big/uploaded/root-dd"}, 11<<30
 	b.Reset()
 	if err := printStatus(&b, st, now); err != nil {
 		t.Fatal(err)
@@ -155,6 +156,8 @@ func TestPrintStatus(t *testing.T) {
 		"offline since 2025-01-02T03:02:35Z (1m30s): serving the last tree and the cached files",
 		"2 entries skipped as bad or clashing", `"../../../x": invalid tree`, "and 1 more",
 		"5 whole cached files checked against their sha256 before passthrough, 1 FAILED",
+		"WARNING: 1 files larger than cache_size (4.0 GiB) are read through, never held",
+		"custom/amd64/generic/big/uploaded/root-dd; mount with cache_size=11G to hold them",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("offline status output lacks %q:\n%s", want, out)

@@ -93,6 +93,10 @@ func printStatus(w io.Writer, st *rack.Status, now time.Time) error {
 			fmt.Fprintf(tw, "\t  and %d more\n", n)
 		}
 	}
+	if len(t.TooLarge) > 0 {
+		fmt.Fprintf(tw, "\tWARNING: %d files larger than cache_size (%s) are read through, never held, so every boot fetches them again: %s; mount with cache_size=%s to hold them\n",
+			len(t.TooLarge), bytesStr(st.Cache.Limit), strings.Join(t.TooLarge, ", "), sizeOption(t.SuggestedCacheSize))
+	}
 	if t.Refused > 0 {
 		fmt.Fprintf(tw, "\t%d trees refused as invalid: %s\n", t.Refused, t.LastError)
 	}
@@ -188,4 +192,14 @@ func statusOf(dir string) (*rack.Status, error) {
 		return nil, fmt.Errorf("status of %s is not JSON: %w", dir, err)
 	}
 	return &st, nil
+}
+
+// sizeOption formats n as a cache_size= value parseSize reads back: whole
+// GiB when it is a multiple of a GiB (TooLarge rounds its suggestion so),
+// else MiB rounded up.
+func sizeOption(n int64) string {
+	if n%(1<<30) == 0 {
+		return fmt.Sprintf("%dG", n>>30)
+	}
+	return fmt.Sprintf("%dM", (n+1<<20-1)>>20)
 }
