@@ -80,11 +80,14 @@ func snapshotRegions(ctx context.Context, tx pgx.Tx) ([]Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Region, error) {
-		var g Region
-		err := r.Scan(&g.ID, &g.Name, &g.URL, &g.LastHeartbeat)
-		return g, err
-	})
+	return pgx.CollectRows(rows, scanRegion)
+}
+
+// scanRegion reads a row of id, name, url, last_heartbeat.
+func scanRegion(r pgx.CollectableRow) (Region, error) {
+	var g Region
+	err := r.Scan(&g.ID, &g.Name, &g.URL, &g.LastHeartbeat)
+	return g, err
 }
 
 // snapshotSets reads the sets not retired, without their files, by
