@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -75,6 +76,32 @@ func TestImportsPointOneWay(t *testing.T) {
 	}
 	if seen < 20 {
 		t.Fatalf("go list named only %d packages of the module", seen)
+	}
+}
+
+// TestEveryPackageDocumented: the package table of docs/architecture.md
+// names every package of the module.
+func TestEveryPackageDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, l := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(l, "| `") {
+			rows = append(rows, l)
+		}
+	}
+	out, err := exec.Command("go", "list", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		p = strings.TrimPrefix(p, mod)
+		if !slices.ContainsFunc(rows, func(r string) bool { return strings.Contains(r, "`"+p+"`") }) {
+			t.Errorf("docs/architecture.md: no row of the package table names %s", p)
+		}
 	}
 }
 
