@@ -1,3 +1,4 @@
-// Package layers holds no code: its test checks that the imports of the
-// module point the way docs/architecture.md ("Packages") says.
+// Package layers holds no code: its tests check that the imports of the
+// module point the way docs/architecture.md ("Packages") says, and that its
+// package table names every package.
 package layers
