@@ -2,16 +2,14 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
@@ -164,17 +162,11 @@ func (r *region) int(t testing.TB, sql string, args ...any) int64 {
 // fileSHA hashes a file.
 func fileSHA(t testing.TB, path string) (string, int64) {
 	t.Helper()
-	f, err := os.Open(path)
+	d, n, err := digest.OfFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n
+	return d.String(), n
 }
 
 // exists reports whether path exists.

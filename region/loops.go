@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/importer"
 	regionsync "github.com/bootfs/bootfs/region/sync"
 )
@@ -75,31 +74,7 @@ func (r *Region) afterRun(ctx context.Context) {
 // an import, sync or cleanup running skips the cleanup: that run cleans up
 // when it ends.
 func (r *Region) cleanupLoop(ctx context.Context) error {
-	poke := make(chan struct{}, 1)
-	r.db.Watch(ctx, r.log, func(payload string) {
-		switch payload {
-		case "source", "set", db.Reconnected:
-			select {
-			case poke <- struct{}{}:
-			default:
-			}
-		}
-	})
-	t := time.NewTicker(r.cfg.SyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-poke:
-		case <-t.C:
-		}
-		// Let a burst of announcements settle.
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
+	r.db.Rounds(ctx, r.log, r.cfg.SyncInterval, []string{"source", "set"}, func() {
 		if err := r.retire(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("retire sets no source selects", "err", err)
 		}
@@ -107,5 +82,6 @@ func (r *Region) cleanupLoop(ctx context.Context) error {
 		if err != nil && !errors.Is(err, regionsync.ErrBusy) && ctx.Err() == nil {
 			r.log.Warn("clean up old resource sets", "err", err)
 		}
-	}
+	})
+	return nil
 }

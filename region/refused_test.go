@@ -3,9 +3,7 @@ package region_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/pathrule"
 	"github.com/bootfs/bootfs/internal/regiontest"
@@ -211,22 +210,6 @@ func TestBadProductsRefusedOneByOne(t *testing.T) {
 	}
 }
 
-// withXZDict returns the xz stream data with its first block's LZMA2
-// dictionary byte set to dictByte (block header CRC32 fixed).
-func withXZDict(t *testing.T, data []byte, dictByte byte) []byte {
-	t.Helper()
-	out := bytes.Clone(data)
-	n := (int(out[12]) + 1) * 4
-	h := out[12 : 12+n]
-	i := bytes.Index(h[2:n-4], []byte{0x21, 1})
-	if i < 0 {
-		t.Fatalf("no LZMA2 filter in block header % x", h)
-	}
-	h[2+i+2] = dictByte
-	binary.LittleEndian.PutUint32(h[n-4:], crc32.ChecksumIEEE(h[:n-4]))
-	return out
-}
-
 // TestBadBootloaderArchiveRefused: a signed bootloader archive whose xz
 // dictionary is over the cap is refused by name in the status; the other
 // archives, of the same product too, are extracted and in the tree.
@@ -240,7 +223,7 @@ func TestBadBootloaderArchiveRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b = withXZDict(t, b, 30) // 128 MiB: twice the cap
+			b = damage.XZDict(t, b, 30) // 128 MiB: twice the cap
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}

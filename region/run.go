@@ -71,37 +71,14 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err != nil {
 		return nil, err
 	}
-	url := cfg.DatabaseURL
-	if url == "" {
-		r.pg, err = pgembed.Start(ctx, pgembed.Options{Dir: cfg.StateDir, User: cfg.PostgresUser, Log: r.log.With("component", "postgres")})
-		if err != nil {
-			return nil, fmt.Errorf("start embedded PostgreSQL in %s: %w", cfg.StateDir, err)
-		}
-		url = r.pg.URL()
-	}
-	if r.db, err = db.Open(ctx, url); err != nil {
+	if err := r.openDatabase(ctx); err != nil {
 		return nil, err
-	}
-	from, to, err := r.db.Migrate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if from != to {
-		r.log.Info("database schema migrated", "from", from, "to", to)
 	}
 	if r.store, err = store.Open(store.Options{Dir: cfg.Storage, Log: r.log.With("component", "store"), Metrics: r.registry}); err != nil {
 		return nil, err
 	}
-	match, setBy, err := r.db.CheckSecret(ctx, secretFingerprint(secret), cfg.Name, cfg.NewSecret)
-	if err != nil {
+	if err := r.checkSecret(ctx, secret); err != nil {
 		return nil, err
-	}
-	if !match {
-		return nil, fmt.Errorf("%w: the secret in %s is not the one recorded by region %q; copy that region's secret file here "+
-			"(or, if the secret was changed on every region, start once with --new-secret)", ErrSecretMismatch, cfg.SecretFile, setBy)
-	}
-	if cfg.NewSecret {
-		r.log.Warn("this region's secret is now the one every region must use", "secret_file", cfg.SecretFile)
 	}
 	if r.instance, err = r.store.InstanceID(); err != nil {
 		return nil, err
@@ -126,17 +103,60 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
-		Migrating: r.migratingStatus,
-		OnCorrupt: r.forgetCorrupt,
-		Unavailable: func() string {
-			if p := r.migrating.Load(); p != nil {
-				return "boot files are not served while this region moves images out of the legacy MAAS database (" + *p + "); try again shortly"
-			}
-			return ""
-		},
+		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable,
 		Log: r.log.With("component", "http"), Registry: r.registry,
 	})
 	return r, nil
+}
+
+// openDatabase connects to the configured database, or starts the
+// embedded PostgreSQL when none is configured, and migrates its schema.
+func (r *Region) openDatabase(ctx context.Context) (err error) {
+	url := r.cfg.DatabaseURL
+	if url == "" {
+		r.pg, err = pgembed.Start(ctx, pgembed.Options{Dir: r.cfg.StateDir, User: r.cfg.PostgresUser, Log: r.log.With("component", "postgres")})
+		if err != nil {
+			return fmt.Errorf("start embedded PostgreSQL in %s: %w", r.cfg.StateDir, err)
+		}
+		url = r.pg.URL()
+	}
+	if r.db, err = db.Open(ctx, url); err != nil {
+		return err
+	}
+	from, to, err := r.db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if from != to {
+		r.log.Info("database schema migrated", "from", from, "to", to)
+	}
+	return nil
+}
+
+// checkSecret refuses a secret that is not the one the regions share
+// (recorded in the database by the first region), unless told it is new.
+func (r *Region) checkSecret(ctx context.Context, secret []byte) error {
+	cfg := r.cfg
+	match, setBy, err := r.db.CheckSecret(ctx, secretFingerprint(secret), cfg.Name, cfg.NewSecret)
+	if err != nil {
+		return err
+	}
+	if !match {
+		return fmt.Errorf("%w: the secret in %s is not the one recorded by region %q; copy that region's secret file here "+
+			"(or, if the secret was changed on every region, start once with --new-secret)", ErrSecretMismatch, cfg.SecretFile, setBy)
+	}
+	if cfg.NewSecret {
+		r.log.Warn("this region's secret is now the one every region must use", "secret_file", cfg.SecretFile)
+	}
+	return nil
+}
+
+// unavailable says why boot files are not served now, or "" if they are.
+func (r *Region) unavailable() string {
+	if p := r.migrating.Load(); p != nil {
+		return "boot files are not served while this region moves images out of the legacy MAAS database (" + *p + "); try again shortly"
+	}
+	return ""
 }
 
 // Close marks the region down (other regions and racks see it stopped at

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/clidoc"
 	"github.com/urfave/cli/v2"
 )
 
@@ -25,19 +26,10 @@ func run(t *testing.T, args ...string) string {
 // subcommand's help print the same NAME/USAGE layout, without errors.
 func TestHelpEverywhere(t *testing.T) {
 	forms := [][]string{{"--help"}, {"-h"}, {"help"}}
-	var visit func(path []string, cmds []*cli.Command)
-	visit = func(path []string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			if c.Hidden || c.Name == "help" {
-				continue
-			}
-			p := append(append([]string(nil), path...), c.Name)
-			forms = append(forms, append(append([]string(nil), p...), "--help"))
-			forms = append(forms, append([]string{"help"}, p...))
-			visit(p, c.Subcommands)
-		}
-	}
-	visit(nil, newApp().Commands)
+	clidoc.Walk(newApp().Commands, nil, func(p []string, _ *cli.Command) {
+		forms = append(forms, append(append([]string(nil), p...), "--help"))
+		forms = append(forms, append([]string{"help"}, p...))
+	})
 	if len(forms) < 20 {
 		t.Fatalf("only %d help forms: commands missing?", len(forms))
 	}
@@ -89,27 +81,18 @@ func TestGeneratedDocs(t *testing.T) {
 	if !strings.Contains(bash, "complete -o default -F _bootfs_region bootfs-region") {
 		t.Errorf("completion script has no complete line:\n%s", bash)
 	}
-	var visit func(path []string, cmds []*cli.Command)
-	visit = func(path []string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			if c.Hidden || c.Name == "help" {
-				continue
-			}
-			p := append(append([]string(nil), path...), c.Name)
-			if !strings.Contains(man, ".SS "+strings.ReplaceAll(strings.Join(p, " "), "-", `\-`)+"\n") {
-				t.Errorf("man page lacks command %q", strings.Join(p, " "))
-			}
-			for _, f := range c.Flags {
-				n := f.Names()[0]
-				if !strings.Contains(man, `\fB\-\-`+strings.ReplaceAll(n, "-", `\-`)+`\fR`) {
-					t.Errorf("man page lacks %s --%s", strings.Join(p, " "), n)
-				}
-				if !strings.Contains(bash, "--"+n) {
-					t.Errorf("completion lacks %s --%s", strings.Join(p, " "), n)
-				}
-			}
-			visit(p, c.Subcommands)
+	clidoc.Walk(newApp().Commands, nil, func(p []string, c *cli.Command) {
+		if !strings.Contains(man, ".SS "+strings.ReplaceAll(strings.Join(p, " "), "-", `\-`)+"\n") {
+			t.Errorf("man page lacks command %q", strings.Join(p, " "))
 		}
-	}
-	visit(nil, newApp().Commands)
+		for _, f := range c.Flags {
+			n := f.Names()[0]
+			if !strings.Contains(man, `\fB\-\-`+strings.ReplaceAll(n, "-", `\-`)+`\fR`) {
+				t.Errorf("man page lacks %s --%s", strings.Join(p, " "), n)
+			}
+			if !strings.Contains(bash, "--"+n) {
+				t.Errorf("completion lacks %s --%s", strings.Join(p, " "), n)
+			}
+		}
+	})
 }

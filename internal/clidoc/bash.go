@@ -41,7 +41,7 @@ func Bash(app *cli.App, extraFlags map[string][]string) string {
 		words[path] = append(words[path], extraFlags[path]...)
 	}
 	add("", app.Commands, app.VisibleFlags())
-	walk(app.Commands, nil, func(p []string, c *cli.Command) {
+	Walk(app.Commands, nil, func(p []string, c *cli.Command) {
 		add("/"+strings.Join(p, "/"), c.Subcommands, c.VisibleFlags())
 	})
 
@@ -54,7 +54,7 @@ func Bash(app *cli.App, extraFlags map[string][]string) string {
 	b.WriteString("\t\tw=${COMP_WORDS[i]}\n")
 	b.WriteString("\t\tcase \"$path/$w\" in\n")
 	// Aliases lead to the same path as the name.
-	walk(app.Commands, nil, func(p []string, c *cli.Command) {
+	Walk(app.Commands, nil, func(p []string, c *cli.Command) {
 		parent := ""
 		if len(p) > 1 {
 			parent = "/" + strings.Join(p[:len(p)-1], "/")

@@ -141,16 +141,16 @@ func visible(cmds []*cli.Command) []*cli.Command {
 	return out
 }
 
-// walk calls fn for every visible command below cmds, depth first, with
+// Walk calls fn for every visible command below cmds, depth first, with
 // its path of names from the app ("sources add").
-func walk(cmds []*cli.Command, path []string, fn func(path []string, c *cli.Command)) {
+func Walk(cmds []*cli.Command, path []string, fn func(path []string, c *cli.Command)) {
 	for _, c := range visible(cmds) {
 		if c.Name == "help" {
 			continue
 		}
 		p := append(append([]string(nil), path...), c.Name)
 		fn(p, c)
-		walk(c.Subcommands, p, fn)
+		Walk(c.Subcommands, p, fn)
 	}
 }
 

@@ -56,7 +56,7 @@ func Man(app *cli.App, page ManPage) string {
 		manFlags(&b, flags)
 	}
 	var cmds strings.Builder
-	walk(app.Commands, nil, func(path []string, c *cli.Command) {
+	Walk(app.Commands, nil, func(path []string, c *cli.Command) {
 		fmt.Fprintf(&cmds, ".SS %s\n", roffEscape(strings.Join(path, " ")))
 		if c.Usage != "" {
 			fmt.Fprintf(&cmds, "%s\n", lineStart(roffEscape(upperFirst(c.Usage))+"."))

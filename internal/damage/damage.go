@@ -3,6 +3,9 @@
 package damage
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"testing"
 )
@@ -28,4 +31,23 @@ func FlipByte(t testing.TB, path string, off int64) {
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// XZDict returns a copy of the xz stream data whose first block asks for
+// another LZMA2 dictionary size: its dictionary byte set to dictByte (40
+// is 4 GiB; 30 is 128 MiB) and the block header's CRC32 fixed, so that the
+// stream stays valid.
+func XZDict(t testing.TB, data []byte, dictByte byte) []byte {
+	t.Helper()
+	const lzma2FilterID = 0x21
+	out := bytes.Clone(data)
+	n := (int(out[12]) + 1) * 4
+	h := out[12 : 12+n]
+	i := bytes.Index(h[2:n-4], []byte{lzma2FilterID, 1})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in block header % x", h)
+	}
+	h[2+i+2] = dictByte
+	binary.LittleEndian.PutUint32(h[n-4:], crc32.ChecksumIEEE(h[:n-4]))
+	return out
 }

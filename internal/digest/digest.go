@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"os"
 )
 
 // Size is the length of a Digest in bytes.
@@ -43,6 +45,21 @@ func MustParse(s string) Digest {
 
 // Of returns the digest of b.
 func Of(b []byte) Digest { return Digest(sha256.Sum256(b)) }
+
+// OfFile returns the digest and size of the file at path.
+func OfFile(path string) (Digest, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Digest{}, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Digest{}, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	return FromHash(h), n, nil
+}
 
 // New returns a hash.Hash whose Sum can be turned into a Digest with FromHash.
 func New() hash.Hash { return sha256.New() }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -63,16 +62,6 @@ func newClient(t *testing.T, o Options, regions ...*regiontest.Region) (*Client,
 	clk := &clock{t: time.Unix(1_000_000, 0)}
 	c.now = clk.now
 	return c, clk
-}
-
-// randomBytes returns n reproducible pseudo-random bytes.
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 func stats(c *Client, url string) RegionStats {
@@ -138,7 +127,7 @@ func TestWrongSecret(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	a := regiontest.New(t, secret)
-	data := randomBytes(3000, 1)
+	data := regiontest.RandomBytes(3000, 1)
 	d := a.Add(data)
 	reg := prometheus.NewRegistry()
 	c, _ := newClient(t, Options{Metrics: reg}, a)
@@ -193,7 +182,7 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 
 func TestBlockDigests(t *testing.T) {
 	a, b := regiontest.New(t, secret), regiontest.New(t, secret)
-	data := randomBytes(2*digest.BlockSize+5, 2)
+	data := regiontest.RandomBytes(2*digest.BlockSize+5, 2)
 	d := a.Add(data)
 	b.Add(data)
 	c, _ := newClient(t, Options{}, a, b)
@@ -226,7 +215,7 @@ func TestBlockDigests(t *testing.T) {
 
 	// A region whose list does not match the file's size is corrupt; the
 	// other region's list is used.
-	data2 := randomBytes(digest.BlockSize+1, 3)
+	data2 := regiontest.RandomBytes(digest.BlockSize+1, 3)
 	d2 := a.Add(data2)
 	b.Add(data2)
 	bad := &wire.BlockDigests{SHA256: d2, Size: int64(len(data2)), BlockSize: digest.BlockSize, Blocks: []digest.Digest{digest.Of(data2)}}
@@ -319,7 +308,7 @@ func TestTreeFailover(t *testing.T) {
 
 func TestFetchBlockRanges(t *testing.T) {
 	a := regiontest.New(t, secret)
-	data := randomBytes(digest.BlockSize+777, 4)
+	data := regiontest.RandomBytes(digest.BlockSize+777, 4)
 	d := a.Add(data)
 	c, _ := newClient(t, Options{}, a)
 	for _, r := range [][2]int{{0, digest.BlockSize}, {digest.BlockSize, digest.BlockSize + 777}, {5, 6}, {0, len(data)}} {

@@ -17,7 +17,7 @@ import (
 // twoRegions returns regions a and b both holding a 3-block file.
 func twoRegions(t *testing.T) (a, b *regiontest.Region, d digest.Digest, data []byte) {
 	a, b = regiontest.New(t, secret), regiontest.New(t, secret)
-	data = randomBytes(3*digest.BlockSize-100, 5)
+	data = regiontest.RandomBytes(3*digest.BlockSize-100, 5)
 	d = a.Add(data)
 	b.Add(data)
 	return a, b, d, data
@@ -211,7 +211,7 @@ func TestFetchContextCancel(t *testing.T) {
 // while every region is down.
 func TestProbeTimeoutBoundsReadsOfDownRegions(t *testing.T) {
 	a := regiontest.New(t, secret)
-	data := randomBytes(digest.BlockSize, 7)
+	data := regiontest.RandomBytes(digest.BlockSize, 7)
 	d := a.Add(data)
 	a.SetHang(true)
 	c, clk := newClient(t, Options{StallTimeout: ProbeTimeout + 2*time.Second}, a)

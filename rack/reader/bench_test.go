@@ -28,7 +28,7 @@ func (discardCache) Put(cache.Key, []byte) error       { return nil }
 func BenchmarkColdSequentialRead(b *testing.B) {
 	const size = 64 << 20
 	region := regiontest.New(b, secret)
-	d := region.Add(randomBytes(size, 42))
+	d := region.Add(regiontest.RandomBytes(size, 42))
 
 	read := func(b *testing.B, newCache func() (BlockCache, func())) {
 		buf := make([]byte, 128<<10)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -108,15 +107,6 @@ func newTestReader(tb testing.TB, c BlockCache, cl *client.Client, o ReaderOptio
 // idle waits until no block load or readahead is in progress. Only for
 // tests that are not reading at the same time.
 func (r *Reader) idle() { r.wg.Wait() }
-
-func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
 
 // readAll reads file d sequentially in chunks of n bytes.
 func readAll(ctx context.Context, r *Reader, d digest.Digest, size int64, n int) ([]byte, error) {

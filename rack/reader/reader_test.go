@@ -21,7 +21,7 @@ const bs = digest.BlockSize
 
 func TestConcurrentColdReadersFetchEachBlockOnce(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(8*bs+12345, 1)
+	data := regiontest.RandomBytes(8*bs+12345, 1)
 	d := region.Add(data)
 	c := newMemCache()
 	r := newTestReader(t, c, newTestClient(t, region), ReaderOptions{})
@@ -73,7 +73,7 @@ func TestConcurrentColdReadersFetchEachBlockOnce(t *testing.T) {
 
 func TestReadAtOffsets(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(3*bs+500, 2)
+	data := regiontest.RandomBytes(3*bs+500, 2)
 	d := region.Add(data)
 	r := newTestReader(t, newMemCache(), newTestClient(t, region), ReaderOptions{})
 	size := int64(len(data))
@@ -115,7 +115,7 @@ func TestReadAtOffsets(t *testing.T) {
 
 func TestReadRegionClosedMidRead(t *testing.T) {
 	a, b := regiontest.New(t, secret), regiontest.New(t, secret)
-	data := randomBytes(6*bs+77, 3)
+	data := regiontest.RandomBytes(6*bs+77, 3)
 	d := a.Add(data)
 	b.Add(data)
 	a.KillAfter(2*bs + bs/2) // dies in the middle of the third block
@@ -133,7 +133,7 @@ func TestReadRegionClosedMidRead(t *testing.T) {
 
 func TestReadCorruptRegion(t *testing.T) {
 	a, b := regiontest.New(t, secret), regiontest.New(t, secret)
-	data := randomBytes(4*bs, 4)
+	data := regiontest.RandomBytes(4*bs, 4)
 	d := a.Add(data)
 	b.Add(data)
 	a.Corrupt(d, 2, true)
@@ -177,7 +177,7 @@ func TestReadFailover5xxAndHang(t *testing.T) {
 	for _, fault := range []string{"503", "hang"} {
 		t.Run(fault, func(t *testing.T) {
 			a, b := regiontest.New(t, secret), regiontest.New(t, secret)
-			data := randomBytes(5*bs+1, 5)
+			data := regiontest.RandomBytes(5*bs+1, 5)
 			d := a.Add(data)
 			b.Add(data)
 			if fault == "503" {
@@ -217,7 +217,7 @@ func TestReadWrongSecret(t *testing.T) {
 
 func TestReadaheadFillsCache(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(20*bs, 6)
+	data := regiontest.RandomBytes(20*bs, 6)
 	d := region.Add(data)
 	c := newMemCache()
 	r := newTestReader(t, c, newTestClient(t, region), ReaderOptions{Readahead: 4})
@@ -270,7 +270,7 @@ func TestReadaheadFillsCache(t *testing.T) {
 
 func TestReadCachePutFailures(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(12*bs+3, 7)
+	data := regiontest.RandomBytes(12*bs+3, 7)
 	d := region.Add(data)
 	c := newMemCache()
 	c.failPut = errDiskFull
@@ -293,7 +293,7 @@ func TestReadCachePutFailures(t *testing.T) {
 
 func TestReadCorruptCacheHit(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(2*bs, 8)
+	data := regiontest.RandomBytes(2*bs, 8)
 	d := region.Add(data)
 	c := newMemCache()
 	cl := newTestClient(t, region)
@@ -318,7 +318,7 @@ func TestReadCorruptCacheHit(t *testing.T) {
 
 func TestReaderCloseAndMetrics(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(3*bs, 9)
+	data := regiontest.RandomBytes(3*bs, 9)
 	d := region.Add(data)
 	reg := prometheus.NewRegistry()
 	r := NewReader(newMemCache(), newTestClient(t, region), ReaderOptions{Metrics: reg})

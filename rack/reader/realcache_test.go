@@ -27,7 +27,7 @@ func openCache(t *testing.T, o cache.Options) *cache.Cache {
 // without asking the region, in whole blocks and in parts of blocks.
 func TestRealCache(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(5*bs+999, 10)
+	data := regiontest.RandomBytes(5*bs+999, 10)
 	d := region.Add(data)
 	size := int64(len(data))
 	c := openCache(t, cache.Options{})
@@ -64,7 +64,7 @@ func TestRealCache(t *testing.T) {
 // fails, and reads are served from the network all the same.
 func TestRealCachePutFails(t *testing.T) {
 	region := regiontest.New(t, secret)
-	data := randomBytes(3*bs+1, 11)
+	data := regiontest.RandomBytes(3*bs+1, 11)
 	d := region.Add(data)
 	c := openCache(t, cache.Options{Limit: bs / 2})
 	r := newTestReader(t, c, newTestClient(t, region), ReaderOptions{})

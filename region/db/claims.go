@@ -95,9 +95,5 @@ func (d *DB) Holders(ctx context.Context, sha digest.Digest, exclude int64) ([]R
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Region, error) {
-		var g Region
-		err := r.Scan(&g.ID, &g.Name, &g.URL, &g.LastHeartbeat)
-		return g, err
-	})
+	return pgx.CollectRows(rows, scanRegion)
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,37 @@ type watchers struct {
 	gen       int                // counts the loops started; the running one is gen
 	stop      context.CancelFunc // ends the loop; nil when it is not running
 	log       *slog.Logger       // the first watcher's
+}
+
+// Rounds calls round whenever one of payloads (or Reconnected) is
+// announced on ChangeChannel, and every interval, each time after letting a
+// burst of announcements settle for 200ms, until ctx is done.
+func (d *DB) Rounds(ctx context.Context, log *slog.Logger, interval time.Duration, payloads []string, round func()) {
+	poke := make(chan struct{}, 1)
+	d.Watch(ctx, log, func(payload string) {
+		if payload == Reconnected || slices.Contains(payloads, payload) {
+			select {
+			case poke <- struct{}{}:
+			default:
+			}
+		}
+	})
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+		case <-t.C:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		round()
+	}
 }
 
 // Watch calls fn with each payload announced on ChangeChannel (by any

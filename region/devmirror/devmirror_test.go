@@ -3,7 +3,6 @@ package devmirror
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -88,17 +87,11 @@ func load(t *testing.T, res *Result, unsigned bool, keyringPath string) []simple
 
 func fileDigest(t *testing.T, path string) (digest.Digest, int64) {
 	t.Helper()
-	f, err := os.Open(path)
+	d, n, err := digest.OfFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return digest.FromHash(h), n
+	return d, n
 }
 
 // extract returns the members of an archive.tar.xz file.

@@ -4,37 +4,20 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"testing"
-)
 
-// withDict rewrites the LZMA2 dictionary byte of the first block of the xz
-// stream in data to dictByte, fixing the block header's CRC32, so that the
-// stream stays valid but asks for a bigger dictionary.
-func withDict(t *testing.T, data []byte, dictByte byte) []byte {
-	t.Helper()
-	out := bytes.Clone(data)
-	n := (int(out[12]) + 1) * 4
-	h := out[12 : 12+n]
-	i := bytes.Index(h[2:n-4], []byte{lzma2FilterID, 1})
-	if i < 0 {
-		t.Fatalf("no LZMA2 filter in block header % x", h)
-	}
-	h[2+i+2] = dictByte
-	binary.LittleEndian.PutUint32(h[n-4:], crc32.ChecksumIEEE(h[:n-4]))
-	return out
-}
+	"github.com/bootfs/bootfs/internal/damage"
+)
 
 func TestExtractArchiveLimits(t *testing.T) {
 	ok := member{name: "ok", typ: tar.TypeReg, body: "x"}
 	good := xzBytes(t, tarBytes(t, []member{ok}))
 	// 30 encodes 2<<26 = 128 MiB: twice the cap, cheap for an old decoder.
-	huge := withDict(t, good, 30)
-	if got, _, err := extractAll(withDict(t, good, 24)); err != nil || got["ok"] != "x" { // 16 MiB: fine
+	huge := damage.XZDict(t, good, 30)
+	if got, _, err := extractAll(damage.XZDict(t, good, 24)); err != nil || got["ok"] != "x" { // 16 MiB: fine
 		t.Fatalf("16 MiB dictionary: %v %v", got, err)
 	}
 

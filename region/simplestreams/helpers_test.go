@@ -242,6 +242,15 @@ func goodMirror(t *testing.T, key *testKey) *testMirror {
 	return m
 }
 
+// editedMirror is goodMirror with its images document changed by edit.
+func editedMirror(t *testing.T, key *testKey, edit func(obj)) *testMirror {
+	doc := imagesDoc()
+	edit(doc)
+	m := goodMirror(t, key)
+	m.putDoc(t, key, "streams/v1/"+imagesID, doc)
+	return m
+}
+
 // flipPayloadByte changes one byte of the signed text of a clearsigned
 // document: the first digit after the given marker.
 func flipPayloadByte(t *testing.T, signed []byte, marker string) []byte {

@@ -31,10 +31,7 @@ func TestLoadBadItems(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc := imagesDoc()
-			c.edit(doc)
-			m := goodMirror(t, key)
-			m.putDoc(t, key, "streams/v1/"+imagesID, doc)
+			m := editedMirror(t, key, c.edit)
 			_, err := Load(context.Background(), nil, Source{URL: m.root(), Keyring: key.public})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("%v, want %v", err, c.want)

@@ -50,10 +50,7 @@ func TestLoadAllRefusesBadProducts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc := imagesDoc()
-			c.edit(doc)
-			m := goodMirror(t, key)
-			m.putDoc(t, key, "streams/v1/"+imagesID, doc)
+			m := editedMirror(t, key, c.edit)
 			latest, refused, err := LoadAll(context.Background(), nil, Source{URL: m.root(), Keyring: key.public})
 			if err != nil {
 				t.Fatalf("LoadAll: %v", err)

@@ -56,23 +56,13 @@ func (d *Disk) Reconcile(known map[digest.Digest]int64) (Report, error) {
 	}
 	d.linkMu.Lock()
 	defer d.linkMu.Unlock()
-	d.mu.Lock()
-	fresh := make(map[digest.Digest]struct{}, len(d.fresh))
-	for dg := range d.fresh {
-		fresh[dg] = struct{}{}
-	}
-	busy := make(map[digest.Digest]struct{}, len(d.writers))
-	for dg := range d.writers {
-		busy[dg] = struct{}{}
-	}
-	d.mu.Unlock()
+	fresh, busy := d.freshAndBusy()
 
 	var errs []error
 	present := make(map[digest.Digest]bool, len(known))
 	wrong := make(map[digest.Digest]bool)
 	for _, e := range ents {
 		name := e.Name()
-		p := filepath.Join(d.dir, name)
 		switch {
 		case name == partialDir && e.IsDir():
 			errs = append(errs, d.reconcilePartials(&rep, busy))
@@ -85,64 +75,103 @@ func (d *Disk) Reconcile(known map[digest.Digest]int64) (Report, error) {
 			name == instanceName && e.Type().IsRegular():
 			continue // quarantine is kept; bootloaders come last
 		}
-		dg, ok := blobName(name)
-		if !ok || !e.Type().IsRegular() {
-			rep.Foreign = append(rep.Foreign, p)
-			continue
-		}
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		size, isKnown := known[dg]
-		_, isFresh := fresh[dg]
-		switch {
-		case !isKnown && !isFresh:
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("reconcile: %w", err))
-				continue
-			}
-			rep.Removed = append(rep.Removed, p)
-			d.mu.Lock()
-			d.idx.remove(dg)
-			d.mu.Unlock()
-		case isKnown && fi.Size() != size:
-			wrong[dg] = true
-			rep.WrongSize = append(rep.WrongSize, dg)
-			reason := fmt.Sprintf("size %d, the database says %d", fi.Size(), size)
-			if err := d.quarantineLocked(dg, reason, fi); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, err)
-			}
-		default:
-			present[dg] = true
-			rep.Kept++
-			d.mu.Lock()
-			d.idx.set(dg, fi.Size())
-			d.mu.Unlock()
-		}
+		errs = append(errs, d.reconcileBlob(&rep, e, known, fresh, present, wrong))
 	}
 	for dg := range known {
 		if !present[dg] && !wrong[dg] {
 			rep.Missing = append(rep.Missing, dg)
 		}
 	}
-	d.mu.Lock()
-	for dg := range d.idx.sizes {
-		if _, ok := d.fresh[dg]; !ok && !present[dg] {
-			d.idx.remove(dg) // gone from disk behind our back
-		}
-	}
-	d.mu.Unlock()
+	d.forgetVanished(present)
 	errs = append(errs, d.reconcileLinks(&rep, present))
 	if len(rep.Removed) > 0 {
 		errs = append(errs, syncDir(d.dir))
 	}
 	d.finishReport(&rep, start)
 	return rep, errors.Join(errs...)
+}
+
+// freshAndBusy copies the sets of blobs written since the last reconcile
+// and of blobs being written now.
+func (d *Disk) freshAndBusy() (fresh, busy map[digest.Digest]struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fresh = make(map[digest.Digest]struct{}, len(d.fresh))
+	for dg := range d.fresh {
+		fresh[dg] = struct{}{}
+	}
+	busy = make(map[digest.Digest]struct{}, len(d.writers))
+	for dg := range d.writers {
+		busy[dg] = struct{}{}
+	}
+	return fresh, busy
+}
+
+// reconcileBlob checks one entry of the store's top directory against the
+// database: an unknown blob is removed, one of the wrong size quarantined,
+// the rest kept (marked in present) and indexed. Anything else is foreign.
+func (d *Disk) reconcileBlob(rep *Report, e fs.DirEntry, known map[digest.Digest]int64,
+	fresh map[digest.Digest]struct{}, present, wrong map[digest.Digest]bool) error {
+	p := filepath.Join(d.dir, e.Name())
+	dg, ok := blobName(e.Name())
+	if !ok || !e.Type().IsRegular() {
+		rep.Foreign = append(rep.Foreign, p)
+		return nil
+	}
+	fi, err := e.Info()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	size, isKnown := known[dg]
+	_, isFresh := fresh[dg]
+	switch {
+	case !isKnown && !isFresh:
+		if err := removeEntry(rep, p); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.idx.remove(dg)
+		d.mu.Unlock()
+	case isKnown && fi.Size() != size:
+		wrong[dg] = true
+		rep.WrongSize = append(rep.WrongSize, dg)
+		reason := fmt.Sprintf("size %d, the database says %d", fi.Size(), size)
+		if err := d.quarantineLocked(dg, reason, fi); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	default:
+		present[dg] = true
+		rep.Kept++
+		d.mu.Lock()
+		d.idx.set(dg, fi.Size())
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// forgetVanished drops from the index the blobs that are neither present
+// nor fresh: gone from disk behind our back.
+func (d *Disk) forgetVanished(present map[digest.Digest]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for dg := range d.idx.sizes {
+		if _, ok := d.fresh[dg]; !ok && !present[dg] {
+			d.idx.remove(dg)
+		}
+	}
+}
+
+// removeEntry removes the file p (already gone is fine) and records it in
+// rep.Removed.
+func removeEntry(rep *Report, p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	rep.Removed = append(rep.Removed, p)
+	return nil
 }
 
 // reconcilePartials removes partial files older than PartialMaxAge.
@@ -176,11 +205,7 @@ func (d *Disk) reconcilePartials(rep *Report, busy map[digest.Digest]struct{}) e
 			rep.Partials++
 			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("reconcile: %w", err))
-			continue
-		}
-		rep.Removed = append(rep.Removed, p)
+		errs = append(errs, removeEntry(rep, p))
 	}
 	return errors.Join(errs...)
 }
@@ -201,11 +226,7 @@ func (d *Disk) reconcileTmp(rep *Report) error {
 			rep.Foreign = append(rep.Foreign, p)
 			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("reconcile: %w", err))
-			continue
-		}
-		rep.Removed = append(rep.Removed, p)
+		errs = append(errs, removeEntry(rep, p))
 	}
 	return errors.Join(errs...)
 }

@@ -85,19 +85,9 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 		defer cancel(nil)
 		watchdog := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
 		defer watchdog.Stop()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, retry, err := get(ctx, hc, url, header, off)
 		if err != nil {
-			return nil, false, err
-		}
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		if off > 0 {
-			req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, true, err
+			return nil, retry, err
 		}
 		defer resp.Body.Close()
 		switch {
@@ -113,35 +103,8 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 		case off == 0 && resp.StatusCode != http.StatusOK:
 			return nil, resp.StatusCode >= 500 || resp.StatusCode == 429, fmt.Errorf("GET %s: %s", url, resp.Status)
 		}
-		buf := make([]byte, 1<<20)
-		done := off
-		for {
-			n, rerr := resp.Body.Read(buf)
-			watchdog.Reset(stallTimeout)
-			if n > 0 {
-				if _, err := p.Write(buf[:n]); err != nil {
-					return nil, !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrNoSpace), err
-				}
-				done += int64(n)
-				if m != nil {
-					m.Bytes.Add(float64(n))
-				}
-				if progress != nil {
-					progress(done)
-				}
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				if c := context.Cause(ctx); errors.Is(c, errStalled) {
-					rerr = c
-				}
-				return nil, true, fmt.Errorf("GET %s: after %d of %d bytes: %w", url, done, size, rerr)
-			}
-		}
-		if done < size {
-			return nil, true, fmt.Errorf("GET %s: body ended after %d of %d bytes", url, done, size)
+		if retry, err := copyBody(ctx, watchdog, resp.Body, p, off, size, url, progress, m); err != nil {
+			return nil, retry, err
 		}
 	}
 	committed = true
@@ -150,4 +113,62 @@ func downloadOnce(ctx context.Context, hc *http.Client, st *store.Disk, d digest
 		return nil, false, err
 	}
 	return blocks, false, nil
+}
+
+// get requests url from byte off on. retry reports whether a failure is
+// worth another attempt.
+func get(ctx context.Context, hc *http.Client, url string, header http.Header, off int64) (_ *http.Response, retry bool, _ error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if off > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, true, err
+	}
+	return resp, false, nil
+}
+
+// copyBody writes body, which starts at byte off of the blob, to p, feeding
+// the stall watchdog with each read. It fails if body ends before size
+// bytes; retry reports whether the failure was a transfer problem.
+func copyBody(ctx context.Context, watchdog *time.Timer, body io.Reader, p *store.Pending, off, size int64, url string,
+	progress func(int64), m *Metrics) (retry bool, err error) {
+	buf := make([]byte, 1<<20)
+	done := off
+	for {
+		n, rerr := body.Read(buf)
+		watchdog.Reset(stallTimeout)
+		if n > 0 {
+			if _, err := p.Write(buf[:n]); err != nil {
+				return !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrNoSpace), err
+			}
+			done += int64(n)
+			if m != nil {
+				m.Bytes.Add(float64(n))
+			}
+			if progress != nil {
+				progress(done)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if c := context.Cause(ctx); errors.Is(c, errStalled) {
+				rerr = c
+			}
+			return true, fmt.Errorf("GET %s: after %d of %d bytes: %w", url, done, size, rerr)
+		}
+	}
+	if done < size {
+		return true, fmt.Errorf("GET %s: body ended after %d of %d bytes", url, done, size)
+	}
+	return false, nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/bootfs/bootfs/region/db"
 )
 
 // LoopOptions configure Loop.
@@ -24,41 +22,14 @@ type LoopOptions struct {
 // files of a new set. A round is skipped while an import runs (it
 // converges too). Loop returns when ctx ends.
 func (s *Syncer) Loop(ctx context.Context, o LoopOptions) error {
-	poke := make(chan struct{}, 1)
-	kick := func() {
-		select {
-		case poke <- struct{}{}:
-		default:
-		}
-	}
-	s.cfg.DB.Watch(ctx, s.log, func(payload string) {
-		switch payload {
-		case "set", "sync", "region", db.Reconnected:
-			kick()
-		}
-	})
-	t := time.NewTicker(o.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-poke:
-		case <-t.C:
-		}
-		// Let a burst of announcements settle.
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
+	s.cfg.DB.Rounds(ctx, s.log, o.Interval, []string{"set", "sync", "region"}, func() {
 		wants, err := s.cfg.DB.Wanted(ctx, s.cfg.RegionID)
 		if err != nil || len(wants) == 0 {
-			continue
+			return
 		}
 		err = s.Sync(ctx)
 		if errors.Is(err, ErrBusy) || ctx.Err() != nil {
-			continue
+			return
 		}
 		if err != nil {
 			s.log.Error("sync from peers failed", "err", err)
@@ -66,5 +37,6 @@ func (s *Syncer) Loop(ctx context.Context, o LoopOptions) error {
 		if o.After != nil {
 			o.After(ctx)
 		}
-	}
+	})
+	return nil
 }

@@ -63,110 +63,147 @@ type Result struct {
 // availability counts every registered region, alive or not). grace is how
 // long a replaced set is kept after its replacement was published.
 func Build(s *db.Snapshot, alive, grace time.Duration) Result {
-	var res Result
-	regionNames := make(map[int64]string, len(s.Regions))
+	b := builder{s: s, entries: map[string]wire.Entry{}}
 	for _, r := range s.Regions {
-		regionNames[r.ID] = r.Name
-		res.Tree.Regions = append(res.Tree.Regions, wire.Region{
+		b.res.Tree.Regions = append(b.res.Tree.Regions, wire.Region{
 			Name: r.Name, URL: r.URL, LastHeartbeat: r.LastHeartbeat,
 			Alive: s.Now.Sub(r.LastHeartbeat) <= alive,
 		})
 	}
-	holders := func(d digest.Digest, size int64) []string {
-		var out []string
-		for _, r := range s.Regions {
-			if n, ok := s.Held[r.ID][d]; ok && n == size {
-				out = append(out, r.Name)
-			}
-		}
-		return out
+	for _, sets := range byResource(s.Sets) {
+		b.resource(sets, grace)
 	}
+	b.res.Tree.Files = sortedEntries(b.entries)
+	b.res.Tree.Generation = generation(b.res.Tree)
+	return b.res
+}
 
-	// Group sets by resource; snapshot order is name, arch, version.
+// builder carries Build's state through its steps.
+type builder struct {
+	s       *db.Snapshot
+	res     Result
+	entries map[string]wire.Entry // by path
+}
+
+// byResource groups sets by resource, in snapshot order (name, arch,
+// version).
+func byResource(all []db.Set) [][]*db.Set {
 	groups := map[int64][]*db.Set{}
 	var order []int64
-	for i := range s.Sets {
-		set := &s.Sets[i]
+	for i := range all {
+		set := &all[i]
 		if _, ok := groups[set.ResourceID]; !ok {
 			order = append(order, set.ResourceID)
 		}
 		groups[set.ResourceID] = append(groups[set.ResourceID], set)
 	}
-	entries := map[string]wire.Entry{}
-	add := func(path string, f db.File) {
-		if old, ok := entries[path]; ok {
-			if old.SHA256 != f.SHA256 {
-				res.Conflicts = append(res.Conflicts, path)
-			}
-			return
-		}
-		entries[path] = wire.Entry{Path: path, SHA256: f.SHA256, Size: f.Size, Regions: holders(f.SHA256, f.Size)}
-	}
+	out := make([][]*db.Set, 0, len(order))
 	for _, rid := range order {
-		sets := groups[rid]
-		slices.SortStableFunc(sets, func(a, b *db.Set) int { return CompareVersions(b.Version, a.Version) })
-		shown := -1
-		var shownSince time.Time // when the shown set was (or is now) published
-		for i, set := range sets {
-			if err := checkPaths(set); err != nil {
-				res.Refused = append(res.Refused, fmt.Sprintf("%s %s %s: %v", set.Name, set.Architecture, set.Version, err))
-				continue
-			}
-			st := wire.SetStatus{
-				Resource: set.Name, Architecture: set.Architecture, Version: set.Version, Label: set.Label,
-				Held: map[string]int64{}, Created: set.Created,
+		out = append(out, groups[rid])
+	}
+	return out
+}
+
+// resource decides, newest first, which set of one resource is shown,
+// which are held back and which are obsolete.
+func (b *builder) resource(sets []*db.Set, grace time.Duration) {
+	s := b.s
+	slices.SortStableFunc(sets, func(a, b *db.Set) int { return CompareVersions(b.Version, a.Version) })
+	shown := -1
+	var shownSince time.Time // when the shown set was (or is now) published
+	for i, set := range sets {
+		if err := checkPaths(set); err != nil {
+			b.res.Refused = append(b.res.Refused, fmt.Sprintf("%s %s %s: %v", set.Name, set.Architecture, set.Version, err))
+			continue
+		}
+		st, complete, lacking := b.status(set)
+		switch {
+		case shown < 0 && (complete || set.Published != nil):
+			// The newest set that is complete everywhere, or was once:
+			// a region joining or losing a file never withdraws it.
+			shown = i
+			st.Available = true
+			shownSince = s.Now
+			if set.Published != nil {
+				shownSince = *set.Published
+			} else {
+				b.res.Publish = append(b.res.Publish, set.ID)
 			}
 			for _, f := range set.Files {
-				st.Size += f.Size
-			}
-			complete := len(s.Regions) > 0 && len(set.Files) > 0
-			var lacking []string
-			for _, r := range s.Regions {
-				var held int64
-				for _, f := range set.Files {
-					held += min(s.Held[r.ID][f.SHA256], f.Size)
-				}
-				st.Held[r.Name] = held
-				if held < st.Size {
-					complete = false
-					lacking = append(lacking, r.Name)
+				for _, p := range Paths(set, f) {
+					b.add(p, f)
 				}
 			}
-			switch {
-			case shown < 0 && (complete || set.Published != nil):
-				// The newest set that is complete everywhere, or was once:
-				// a region joining or losing a file never withdraws it.
-				shown = i
-				st.Available = true
-				shownSince = s.Now
-				if set.Published != nil {
-					shownSince = *set.Published
-				} else {
-					res.Publish = append(res.Publish, set.ID)
-				}
-				for _, f := range set.Files {
-					for _, p := range Paths(set, f) {
-						add(p, f)
-					}
-				}
-			case shown < 0:
-				st.HeldBackBy = lacking
-			case s.Now.Sub(shownSince) >= grace:
-				res.Obsolete = append(res.Obsolete, set.ID)
-			}
-			res.Sets = append(res.Sets, st)
+		case shown < 0:
+			st.HeldBackBy = lacking
+		case s.Now.Sub(shownSince) >= grace:
+			b.res.Obsolete = append(b.res.Obsolete, set.ID)
+		}
+		b.res.Sets = append(b.res.Sets, st)
+	}
+}
+
+// status returns set's status (without Available and HeldBackBy), whether
+// every region holds it completely, and the regions that do not.
+func (b *builder) status(set *db.Set) (st wire.SetStatus, complete bool, lacking []string) {
+	s := b.s
+	st = wire.SetStatus{
+		Resource: set.Name, Architecture: set.Architecture, Version: set.Version, Label: set.Label,
+		Held: map[string]int64{}, Created: set.Created,
+	}
+	for _, f := range set.Files {
+		st.Size += f.Size
+	}
+	complete = len(s.Regions) > 0 && len(set.Files) > 0
+	for _, r := range s.Regions {
+		var held int64
+		for _, f := range set.Files {
+			held += min(s.Held[r.ID][f.SHA256], f.Size)
+		}
+		st.Held[r.Name] = held
+		if held < st.Size {
+			complete = false
+			lacking = append(lacking, r.Name)
 		}
 	}
+	return st, complete, lacking
+}
+
+// add puts f in the tree at path; the first file at a path wins, and a
+// different file claiming it is a conflict.
+func (b *builder) add(path string, f db.File) {
+	if old, ok := b.entries[path]; ok {
+		if old.SHA256 != f.SHA256 {
+			b.res.Conflicts = append(b.res.Conflicts, path)
+		}
+		return
+	}
+	b.entries[path] = wire.Entry{Path: path, SHA256: f.SHA256, Size: f.Size, Regions: b.holders(f.SHA256, f.Size)}
+}
+
+// holders names the regions that hold the blob d of size completely.
+func (b *builder) holders(d digest.Digest, size int64) []string {
+	var out []string
+	for _, r := range b.s.Regions {
+		if n, ok := b.s.Held[r.ID][d]; ok && n == size {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// sortedEntries returns the entries sorted by path.
+func sortedEntries(entries map[string]wire.Entry) []wire.Entry {
 	keys := make([]string, 0, len(entries))
 	for k := range entries {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	var out []wire.Entry
 	for _, k := range keys {
-		res.Tree.Files = append(res.Tree.Files, entries[k])
+		out = append(out, entries[k])
 	}
-	res.Tree.Generation = generation(res.Tree)
-	return res
+	return out
 }
 
 // checkPaths returns an error if any path of any file of set breaks the

@@ -186,20 +186,28 @@ func daemonPID(dir string) int {
 	return 0
 }
 
-// waitExit waits until process pid is gone (or a zombie nobody reaps).
+// processGone reports whether process pid is gone (or a zombie nobody
+// reaps).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
+}
+
+// waitExit waits until process pid is gone. Unlike testpoll.Until it does
+// not fail the test: unmount kills a daemon that outstays it and carries on.
 func waitExit(pid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return true
-		}
-		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
-			return true
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return false
+	return true
 }
 
 // isMounted reports whether dir is a mountpoint.

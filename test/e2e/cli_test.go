@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/rack"
 )
 
@@ -196,14 +197,11 @@ func (g *rig) testSignals(t *testing.T) {
 		t.Cleanup(func() {
 			cmd.Process.Kill()
 			unix.Unmount(m.dir, unix.MNT_DETACH)
-		})
-		deadline := time.Now().Add(20 * time.Second)
-		for !isMounted(t, m.dir) {
-			if time.Now().After(deadline) {
-				t.Fatalf("bootfs -f did not mount in 20s:\n%s", m.log())
+			if t.Failed() {
+				t.Logf("bootfs log of %s:\n%s", m.dir, m.log())
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		})
+		testpoll.Until(t, 20*time.Second, "bootfs -f to mount", func() bool { return isMounted(t, m.dir) })
 		readFile(t, m.path(loaderPath))
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -225,9 +223,7 @@ func (g *rig) testSignals(t *testing.T) {
 			t.Fatal("no bootfs process serves the mount")
 		}
 		syscall.Kill(pid, syscall.SIGTERM)
-		if !waitExit(pid, 20*time.Second) {
-			t.Fatal("bootfs did not exit after SIGTERM")
-		}
+		testpoll.Until(t, 20*time.Second, "bootfs to exit after SIGTERM", func() bool { return processGone(pid) })
 		if isMounted(t, m.dir) {
 			t.Fatal("still mounted after SIGTERM")
 		}
@@ -239,9 +235,7 @@ func (g *rig) testSignals(t *testing.T) {
 		m := g.mount(t, mountSpec{})
 		pid := daemonPID(m.dir)
 		run(t, "fusermount3", "-u", m.dir)
-		if !waitExit(pid, 20*time.Second) {
-			t.Fatal("bootfs did not exit after fusermount3 -u")
-		}
+		testpoll.Until(t, 20*time.Second, "bootfs to exit after fusermount3 -u", func() bool { return processGone(pid) })
 		if isMounted(t, m.dir) {
 			t.Fatal("still mounted after fusermount3 -u")
 		}
@@ -291,13 +285,7 @@ umount "$3"
 	if err := json.Unmarshal(b, &st); err != nil || st.Cache.Limit != 64<<20 || st.Source != g.sources() {
 		t.Errorf("status of the fstab mount (%v): %s", err, b)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for daemonPID(m.dir) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("bootfs still runs after umount")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpoll.Until(t, 20*time.Second, "bootfs to exit after umount", func() bool { return daemonPID(m.dir) == 0 })
 	if !strings.Contains(m.log(), "mounted") || !strings.Contains(m.log(), "stopped") {
 		t.Errorf("bootfs log:\n%s", m.log())
 	}

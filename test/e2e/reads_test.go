@@ -234,13 +234,9 @@ func (g *rig) testRegionKilled(t *testing.T) {
 	}()
 	// Wait until region1 has delivered a few whole blocks (more are on the
 	// way: the reader fetches several blocks ahead).
-	deadline := time.Now().Add(30 * time.Second)
-	for m.regionStatus(t, pa.URL()).BytesFetched < 3*digest.BlockSize {
-		if time.Now().After(deadline) {
-			t.Fatalf("region1 served only %d bytes in 30s", pa.blob())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testpoll.Until(t, 30*time.Second, "region1 to deliver 3 whole blocks", func() bool {
+		return m.regionStatus(t, pa.URL()).BytesFetched >= 3*digest.BlockSize
+	})
 	pa.kill()
 	g.regions[0].Stop()
 	pb.bytesPerSec.Store(0)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/pin/tftp/v3"
 )
 
@@ -70,17 +71,10 @@ func startTFTPD(t *testing.T, g *rig, netns, root, addr string) {
 // waitTFTP waits until a TFTP server at addr serves file.
 func waitTFTP(t *testing.T, addr, file string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testpoll.Until(t, 10*time.Second, fmt.Sprintf("TFTP server %s to serve %s", addr, file), func() bool {
 		_, err := tftpGet(addr, file, 0)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("TFTP server %s never served %s: %v", addr, file, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // tftpGet reads file from a TFTP server with pin/tftp (blksize 0: 512).
@@ -169,18 +163,13 @@ http {
 	if netns != "" {
 		return // not reachable from here; the guest finds out
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testpoll.Until(t, 10*time.Second, "nginx to listen on "+addr, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx never listened on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // freePort returns a loopback port nothing uses now, for network "tcp" or
