@@ -111,23 +111,3 @@ func (p *slru) each(fn func(*pnode) bool) {
 		}
 	}
 }
-
-// restore rebuilds the segments after nodes were inserted in a saved
-// eviction order (each's order, oldest first): the most recent nodes, up to
-// protMax bytes, were the protected ones, and go back there. The saved
-// order does not say where probation ended, so a protected segment that was
-// not full takes some of probation's newest nodes too.
-func (p *slru) restore() {
-	for el := p.prob.Front(); el != nil; {
-		n := el.Value.(*pnode)
-		if p.protBytes+n.size > p.protMax {
-			break
-		}
-		next := el.Next()
-		p.prob.Remove(el)
-		n.seg = segProtected
-		n.elem = p.prot.PushBack(n)
-		p.protBytes += n.size
-		el = next
-	}
-}

@@ -109,12 +109,6 @@ func (p *soakProc) stop() {
 	}
 }
 
-// panics returns the lines of the log that show a panic, a fatal runtime
-// error or a data race.
-func (p *soakProc) panics() []string {
-	return logPanics(p.logPath)
-}
-
 func logPanics(path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
