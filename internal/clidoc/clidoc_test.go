@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/bootfs/bootfs/internal/testskip"
 )
 
 func TestFlagString(t *testing.T) {
@@ -63,7 +65,7 @@ func TestBash(t *testing.T) {
 	script := Bash(testApp(), map[string][]string{"": {"-o"}})
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		testskip.Skip(t, "no bash to run the completion script in")
 	}
 	complete := func(words ...string) string {
 		t.Helper()
