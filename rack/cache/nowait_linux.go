@@ -60,7 +60,7 @@ func resident(fd int, off int64, n int) (bool, error) {
 	defer unix.Munmap(m)
 	var small [272]byte // a 1 MiB block spans at most 257 4 KiB pages
 	pages := (length + int(pageSize) - 1) / int(pageSize)
-	vec := small[:0]
+	var vec []byte
 	if pages <= len(small) {
 		vec = small[:pages]
 	} else {
