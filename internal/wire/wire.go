@@ -92,6 +92,8 @@ type Status struct {
 	// Migrating is set while a one-time migration runs, e.g.
 	// "migrating: 3 of 10 files, 1.2 GiB of 4.0 GiB".
 	Migrating string `json:"migrating,omitempty"`
+	// Imports is the import history of every region, newest first.
+	Imports []ImportRecord `json:"imports,omitempty"`
 }
 
 // RegionStatus is one region's line in Status.
@@ -236,6 +238,9 @@ type Source struct {
 	Keyring    []byte      `json:"keyring,omitempty"` // OpenPGP public keyring, binary or armored
 	Unsigned   bool        `json:"unsigned"`
 	Selections []Selection `json:"selections"`
+	// Priority: when two sources carry the same product, the higher wins
+	// (ties: the newer version, then the source added first).
+	Priority int `json:"priority"`
 }
 
 // Selection picks products of a source; "*" or an empty list matches all.
@@ -245,4 +250,111 @@ type Selection struct {
 	Arches    []string `json:"arches"`
 	Subarches []string `json:"subarches"`
 	Labels    []string `json:"labels"`
+}
+
+// Image lifecycle paths (custom uploads, listing, deletion, stopping an
+// import, mirror contents). The console uses the same paths.
+const (
+	// PathImages: GET lists []Image; DELETE PathImages?name=NAME
+	// [&architecture=ARCH/SUBARCH][&deselect=1] withdraws a resource from
+	// the tree at once on every region (its files go after the cleanup
+	// grace). 409 with a message when a selection still picks an upstream
+	// resource and deselect is not set; 404 when nothing matches.
+	PathImages = "/api/v1/images"
+	// PathUploads: POST (body UploadStart) begins or resumes an upload and
+	// answers Upload. The same name, architecture, sha256 and size resume
+	// the upload already under way (Received tells how much arrived).
+	// PUT PathUploads+"/<id>?offset=N" (body: application/octet-stream)
+	// appends bytes at N, which must equal Received (409 with the Upload
+	// otherwise); it answers Upload. When Received reaches Size the region
+	// verifies the sha256 and records the resource (Done); wrong bytes are
+	// refused (422) and nothing is stored. GET PathUploads+"/<id>" serves
+	// Upload; DELETE PathUploads+"/<id>" abandons it.
+	PathUploads = "/api/v1/uploads"
+	// PathImportStop: POST stops the running import on every region (202).
+	PathImportStop = "/api/v1/import/stop"
+	// PathAvailable: GET PathAvailable?url=URL lists []AvailableProduct of
+	// a mirror (a configured source's keyring is used; POST with body
+	// Source checks an unsaved one).
+	PathAvailable = "/api/v1/sources/available"
+)
+
+// Image is one boot resource (upstream, uploaded or migrated) with its
+// versions, as `bootfs-region images list --json` prints it.
+type Image struct {
+	Name         string `json:"name"`         // e.g. "ubuntu/noble", "custom/myimage"
+	Architecture string `json:"architecture"` // e.g. "amd64/ga-24.04", "amd64/generic"
+	// Origin is "upstream", "uploaded" or "migrated".
+	Origin string `json:"origin"`
+	Title  string `json:"title,omitempty"`
+	// Source is the mirror URL an upstream image came from.
+	Source   string         `json:"source,omitempty"`
+	Versions []ImageVersion `json:"versions"`
+}
+
+// ImageVersion is one version (resource set) of an Image.
+type ImageVersion struct {
+	Version string `json:"version"`
+	Label   string `json:"label"`
+	Size    int64  `json:"size"`
+	Files   int    `json:"files"`
+	// Offered: this version is the one in the tree.
+	Offered bool `json:"offered"`
+	// HeldBy names the regions holding every file of it.
+	HeldBy []string `json:"held_by"`
+	// HeldBackBy names the regions that lack files of it (why it is not
+	// offered yet), if any.
+	HeldBackBy []string  `json:"held_back_by,omitempty"`
+	Created    time.Time `json:"created"`
+	// Retired is set once it was deleted or deselected; its files go
+	// after the cleanup grace.
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
+// UploadStart begins (or resumes) the upload of a custom image.
+type UploadStart struct {
+	Name         string        `json:"name"`         // "NAME", "custom/NAME", "rhel/9", ...
+	Architecture string        `json:"architecture"` // ARCH/SUBARCH, e.g. "amd64/generic"
+	Filetype     string        `json:"filetype"`     // tgz (default), tbz, txz, ddtgz, ... ddraw
+	Title        string        `json:"title,omitempty"`
+	BaseImage    string        `json:"base_image,omitempty"` // OS/RELEASE, for custom images
+	SHA256       digest.Digest `json:"sha256"`
+	Size         int64         `json:"size"`
+}
+
+// Upload is the state of one upload.
+type Upload struct {
+	ID string `json:"id"`
+	UploadStart
+	Received int64 `json:"received"`
+	// Done is set once the bytes were verified and the resource recorded.
+	Done bool `json:"done"`
+	// Resource and Version name what it became, once Done.
+	Resource string `json:"resource,omitempty"`
+	Version  string `json:"version,omitempty"`
+}
+
+// ImportRecord is one finished (or running) import or sync of one region,
+// kept as history.
+type ImportRecord struct {
+	Region   string     `json:"region"`
+	Kind     string     `json:"kind"` // "import" or "sync"
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"`
+	// Outcome is "running", "done", "failed" or "stopped".
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+	Bytes   int64  `json:"bytes"`
+	Files   int    `json:"files"`
+}
+
+// AvailableProduct is one line of what a mirror offers.
+type AvailableProduct struct {
+	OS            string   `json:"os"`
+	Release       string   `json:"release"`
+	Arch          string   `json:"arch"`
+	Subarches     []string `json:"subarches"`
+	Labels        []string `json:"labels"`
+	NewestVersion string   `json:"newest_version"`
+	Size          int64    `json:"size"` // bytes of the newest version's files
 }
