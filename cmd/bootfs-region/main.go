@@ -33,7 +33,7 @@ func newApp() *cli.App {
 			"commands talk to a running region (--region, default http://localhost:5240) with the\n" +
 			"shared secret (--secret-file, default /var/lib/maas/secret).",
 		Commands: []*cli.Command{
-			serveCommand(), sourcesCommand(), importCommand(), statusCommand(),
+			serveCommand(), sourcesCommand(), importCommand(), imagesCommand(), statusCommand(),
 			regionsCommand(), migrateCommand(), devMirrorCommand(),
 		},
 	}
