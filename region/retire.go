@@ -15,19 +15,30 @@ import (
 // region. A retired set picked again before then is restored. Sets of
 // unknown origin (migrated) are left alone. It changes only rows, so it
 // needs no lock; every region may run it, to the same effect.
+//
+// Priority: a set that a higher-priority source carries too (that source
+// recorded a set of the same resource and selects it) is retired, whatever
+// the versions: the higher-priority source's version is offered instead.
 func (r *Region) retire(ctx context.Context) error {
+	_, err := r.Retire(ctx)
+	return err
+}
+
+// Retire is retire that returns how many sets it retired; the API calls
+// it after a source changes, to say so.
+func (r *Region) Retire(ctx context.Context) (int64, error) {
 	srcs, err := r.db.Sources(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	sets, err := r.db.SourcedSets(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var gone, back []int64
 	var goneNames []string
 	for _, s := range sets {
-		switch p := picked(srcs, s); {
+		switch p := picked(srcs, sets, s); {
 		case !p && !s.Retired:
 			gone = append(gone, s.ID)
 			goneNames = append(goneNames, s.Name+" "+s.Architecture+" "+s.Version)
@@ -37,33 +48,65 @@ func (r *Region) retire(ctx context.Context) error {
 	}
 	n, err := r.db.RetireSets(ctx, gone)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	retired := n
 	if n > 0 {
 		r.log.Info("retired sets no source selects any more; their files are deleted after the cleanup grace",
 			"sets", strings.Join(goneNames, ", "), "grace", r.cfg.CleanupGrace)
 	}
 	if n, err = r.db.RestoreSets(ctx, back); err != nil {
-		return err
+		return retired, err
 	}
 	if n > 0 {
 		r.log.Info("restored retired sets selected again", "sets", n)
 	}
-	return nil
+	return retired, nil
 }
 
 // picked reports whether any selection of any source picks set s, by the
-// rule imports select products with (simplestreams.Selection).
-func picked(srcs []db.Source, s db.SourcedSet) bool {
+// rule imports select products with (simplestreams.Selection), and no
+// source of higher priority than the best of those carries the same
+// resource (it recorded a set of it that its selections pick).
+func picked(srcs []db.Source, sets []db.SourcedSet, s db.SourcedSet) bool {
+	best, ok := bestPicker(srcs, s)
+	if !ok {
+		return false
+	}
+	for _, t := range sets {
+		if t.Name != s.Name || t.Architecture != s.Architecture || t.Source == s.Source {
+			continue
+		}
+		for _, src := range srcs {
+			if src.URL == t.Source && src.Priority > best && selects(src, t) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// bestPicker returns the highest priority of the sources selecting s, and
+// whether any does.
+func bestPicker(srcs []db.Source, s db.SourcedSet) (int, bool) {
+	best, ok := 0, false
+	for _, src := range srcs {
+		if selects(src, s) && (!ok || src.Priority > best) {
+			best, ok = src.Priority, true
+		}
+	}
+	return best, ok
+}
+
+// selects reports whether a selection of src picks set s.
+func selects(src db.Source, s db.SourcedSet) bool {
 	p := simplestreams.Product{Label: s.Label, BootloaderType: s.BootloaderType}
 	p.OS, p.Release, _ = strings.Cut(s.Name, "/")
 	p.Arch, p.Subarch, _ = strings.Cut(s.Architecture, "/")
-	for _, src := range srcs {
-		for _, sel := range src.Selections {
-			if (simplestreams.Selection{OS: sel.OS, Release: sel.Release, Arches: sel.Arches,
-				Subarches: sel.Subarches, Labels: sel.Labels}).Matches(p) {
-				return true
-			}
+	for _, sel := range src.Selections {
+		if (simplestreams.Selection{OS: sel.OS, Release: sel.Release, Arches: sel.Arches,
+			Subarches: sel.Subarches, Labels: sel.Labels}).Matches(p) {
+			return true
 		}
 	}
 	return false

@@ -104,7 +104,8 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
 		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable,
-		Log: r.log.With("component", "http"), Registry: r.registry,
+		Retire: r.Retire,
+		Log:    r.log.With("component", "http"), Registry: r.registry,
 	})
 	return r, nil
 }

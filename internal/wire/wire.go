@@ -224,8 +224,13 @@ type StoreStatus struct {
 
 // Admin paths used by the bootfs-region CLI.
 const (
-	// PathSources: GET lists []Source; POST adds or replaces one (body
-	// Source); DELETE PathSources?url=URL removes one.
+	// PathSources: GET lists []Source; POST adds one (body Source; 409 if
+	// its URL is configured already); PUT replaces the keyring, unsigned
+	// flag, priority and selections of an existing one (body Source; 404
+	// if none has its URL); DELETE PathSources?url=URL removes one. POST
+	// and PUT first fetch and verify the mirror's index with the keyring
+	// (422 with a message naming the fix when that fails). All three
+	// answer SourceResult.
 	PathSources = "/api/v1/sources"
 	// PathRegions: GET lists []RegionStatus; DELETE PathRegions+"/<name>"
 	// removes (decommissions) a region.
@@ -241,6 +246,18 @@ type Source struct {
 	// Priority: when two sources carry the same product, the higher wins
 	// (ties: the newer version, then the source added first).
 	Priority int `json:"priority"`
+}
+
+// SourceResult answers POST, PUT and DELETE PathSources.
+type SourceResult struct {
+	// Products is how many products of the mirror the selections pick.
+	Products int `json:"products"`
+	// Warnings, e.g. a selection that matches nothing upstream.
+	Warnings []string `json:"warnings,omitempty"`
+	// Retired is how many resource sets left the tree because of the
+	// change (nothing selects them any more); their files are deleted
+	// after the cleanup grace.
+	Retired int64 `json:"retired"`
 }
 
 // Selection picks products of a source; "*" or an empty list matches all.
@@ -259,7 +276,8 @@ const (
 	// [&architecture=ARCH/SUBARCH][&deselect=1] withdraws a resource from
 	// the tree at once on every region (its files go after the cleanup
 	// grace). 409 with a message when a selection still picks an upstream
-	// resource and deselect is not set; 404 when nothing matches.
+	// resource and deselect is not set; 404 when nothing matches. DELETE
+	// answers ImageDeleted.
 	PathImages = "/api/v1/images"
 	// PathUploads: POST (body UploadStart) begins or resumes an upload and
 	// answers Upload. The same name, architecture, sha256 and size resume
@@ -309,6 +327,16 @@ type ImageVersion struct {
 	// Retired is set once it was deleted or deselected; its files go
 	// after the cleanup grace.
 	Retired *time.Time `json:"retired,omitempty"`
+}
+
+// ImageDeleted answers DELETE PathImages.
+type ImageDeleted struct {
+	// Images are the resources withdrawn, as listed after the deletion.
+	Images []Image `json:"images"`
+	// Retired is how many versions (sets) left the tree.
+	Retired int64 `json:"retired"`
+	// Deselected describes each selection changed by deselect.
+	Deselected []string `json:"deselected,omitempty"`
 }
 
 // UploadStart begins (or resumes) the upload of a custom image.

@@ -46,8 +46,17 @@ type Deps struct {
 	// while serving, after it was quarantined, so the region forgets it
 	// and fetches it again. It must not block.
 	OnCorrupt func(digest.Digest)
-	Log       *slog.Logger
-	Registry  *prometheus.Registry
+	// Retire retires the sets no source selects any more (or that a
+	// source of higher priority carries) and says how many; the sources
+	// and images handlers call it so that a change takes effect at once.
+	// nil: the regions' cleanup loops do it soon after.
+	Retire func(context.Context) (int64, error)
+	// Upstream fetches mirror metadata (sources add/update checks,
+	// sources available); nil: a client with sane timeouts and the
+	// environment's proxy.
+	Upstream *http.Client
+	Log      *slog.Logger
+	Registry *prometheus.Registry
 	// Timeouts; zero values get the defaults below.
 	ReadHeaderTimeout time.Duration // the request line and headers must arrive within it (default 10s)
 	IdleTimeout       time.Duration // an idle keep-alive connection is closed after it (default 2m)
@@ -103,7 +112,12 @@ func New(d Deps) *Server {
 	mux.Handle("POST "+wire.PathImport, s.auth("import", http.HandlerFunc(s.startImport)))
 	mux.Handle("GET "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.listSources)))
 	mux.Handle("POST "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.addSource)))
+	mux.Handle("PUT "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.updateSource)))
 	mux.Handle("DELETE "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.removeSource)))
+	mux.Handle("GET "+wire.PathAvailable, s.auth("sources", http.HandlerFunc(s.available)))
+	mux.Handle("POST "+wire.PathAvailable, s.auth("sources", http.HandlerFunc(s.available)))
+	mux.Handle("GET "+wire.PathImages, s.auth("images", http.HandlerFunc(s.listImages)))
+	mux.Handle("DELETE "+wire.PathImages, s.auth("images", http.HandlerFunc(s.deleteImage)))
 	mux.Handle("GET "+wire.PathRegions, s.auth("regions", http.HandlerFunc(s.listRegions)))
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
 	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))

@@ -16,6 +16,11 @@ import (
 // A selected product with bad metadata (a name that would become an unsafe
 // tree path, an absurd size...) is refused on its own: logged once, listed
 // in Status, and the rest of its source is imported.
+//
+// When several sources carry the same product (the same resource name and
+// architecture), only one records it: the source of highest priority,
+// whatever the versions; between equal priorities the newer version, then
+// the source added first (see winners).
 func (im *Importer) syncMetadata(ctx context.Context) error {
 	srcs, err := im.cfg.DB.Sources(ctx)
 	if err != nil {
@@ -28,25 +33,77 @@ func (im *Importer) syncMetadata(ctx context.Context) error {
 	var errs []error
 	var refused []wire.Refusal
 	defer func() { im.refused.setMeta(refused) }()
-	for _, src := range srcs {
-		n, bad, err := im.syncSource(ctx, src)
-		refused = append(refused, bad...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("source %s: %w", src.URL, err))
+	loads := make([]sourceLoad, len(srcs))
+	for i, src := range srcs {
+		loads[i].src = src
+		loads[i].latest, loads[i].bad, loads[i].err = simplestreams.LoadAll(ctx, im.cfg.HTTP, simplestreams.Source{
+			URL: src.URL, Keyring: src.Keyring, Unsigned: src.Unsigned,
+		})
+	}
+	win := winners(loads)
+	for i := range loads {
+		l := &loads[i]
+		if l.err != nil {
+			errs = append(errs, fmt.Errorf("source %s: %w", l.src.URL, l.err))
 			continue
 		}
-		im.log.Info("source read", "url", src.URL, "sets", n, "refused", len(bad))
+		n, lost, bad, err := im.syncSource(ctx, l, func(p simplestreams.Product) bool { return win[productKey(p)] == i })
+		refused = append(refused, bad...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("source %s: %w", l.src.URL, err))
+			continue
+		}
+		im.log.Info("source read", "url", l.src.URL, "sets", n, "refused", len(bad),
+			"carried_by_a_preferred_source", lost)
 	}
 	return errors.Join(errs...)
 }
 
-func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, []wire.Refusal, error) {
-	latest, bad, err := simplestreams.LoadAll(ctx, im.cfg.HTTP, simplestreams.Source{
-		URL: src.URL, Keyring: src.Keyring, Unsigned: src.Unsigned,
-	})
-	if err != nil {
-		return 0, nil, err
+// sourceLoad is one source's metadata as LoadAll read it.
+type sourceLoad struct {
+	src    db.Source
+	latest []simplestreams.Latest
+	bad    []simplestreams.Refusal
+	err    error
+}
+
+// productKey names the resource a product becomes (name and architecture).
+func productKey(p simplestreams.Product) string { return p.ResourceName() + " " + p.ResourceArch() }
+
+// winners maps each product selected by some source to the index (in
+// loads, which are in the order the sources were added) of the source that
+// records it: the highest priority wins; between equal priorities the newer
+// version, then the source added first.
+func winners(loads []sourceLoad) map[string]int {
+	win := map[string]int{}
+	ver := map[string]string{}
+	for i, l := range loads {
+		if l.err != nil {
+			continue
+		}
+		for _, lt := range l.latest {
+			if !selected(l.src.Selections, lt.Product) {
+				continue
+			}
+			k := productKey(lt.Product)
+			j, seen := win[k]
+			if seen {
+				pj, pi := loads[j].src.Priority, l.src.Priority
+				if pi < pj || (pi == pj && simplestreams.CompareVersions(lt.Version, ver[k]) <= 0) {
+					continue
+				}
+			}
+			win[k], ver[k] = i, lt.Version
+		}
 	}
+	return win
+}
+
+// syncSource records the selected products of one loaded source that
+// mine accepts (the others are carried by a preferred source: lost counts
+// them).
+func (im *Importer) syncSource(ctx context.Context, l *sourceLoad, mine func(simplestreams.Product) bool) (n, lost int, _ []wire.Refusal, _ error) {
+	src := l.src
 	var refused []wire.Refusal
 	refuse := func(w wire.Refusal) {
 		w.Source = src.URL
@@ -54,7 +111,7 @@ func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, []wire.
 			"version", w.Version, "item", w.Item, "field", w.Field, "value", w.Value, "err", w.Reason)
 		refused = append(refused, w)
 	}
-	for _, r := range bad {
+	for _, r := range l.bad {
 		if !selectedRefusal(src.Selections, r) {
 			im.log.Debug("unselected product refused", "source", src.URL, "product", r.Product.ID, "err", r.Err)
 			continue
@@ -62,9 +119,14 @@ func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, []wire.
 		refuse(wire.Refusal{Product: r.Product.ID, Version: r.Version, Item: r.Item, Field: r.Field, Value: r.Value,
 			Reason: r.Err.Error()})
 	}
-	n := 0
-	for _, l := range latest {
+	for _, l := range l.latest {
 		if !selected(src.Selections, l.Product) {
+			continue
+		}
+		if !mine(l.Product) {
+			im.log.Debug("product carried by a source of higher priority (or a newer version at equal priority)",
+				"source", src.URL, "product", l.Product.ID, "version", l.Version)
+			lost++
 			continue
 		}
 		rec, err := setRecord(src.URL, l)
@@ -78,11 +140,11 @@ func (im *Importer) syncSource(ctx context.Context, src db.Source) (int, []wire.
 			continue
 		}
 		if _, err := im.cfg.DB.RecordSet(ctx, rec); err != nil {
-			return n, refused, err
+			return n, lost, refused, err
 		}
 		n++
 	}
-	return n, refused, nil
+	return n, lost, refused, nil
 }
 
 // selectedRefusal reports whether a refused product is one the selections
