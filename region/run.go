@@ -103,9 +103,8 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
-		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable,
-		Retire: r.Retire,
-		Log:    r.log.With("component", "http"), Registry: r.registry,
+		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable, Retire: r.Retire,
+		Log: r.log.With("component", "http"), Registry: r.registry,
 	})
 	return r, nil
 }
