@@ -66,10 +66,12 @@ func (r *Region) Retire(ctx context.Context) (int64, error) {
 
 // picked reports whether any selection of any source picks set s, by the
 // rule imports select products with (simplestreams.Selection), and no
-// source of higher priority than the best of those carries the same
-// resource (it recorded a set of it that its selections pick).
+// source of higher priority than s's claim carries the same resource (it
+// recorded a set of it that its selections pick). s's claim is the
+// priority of the source that recorded it, if that source still selects
+// it; otherwise the highest of the sources selecting it.
 func picked(srcs []db.Source, sets []db.SourcedSet, s db.SourcedSet) bool {
-	best, ok := bestPicker(srcs, s)
+	own, ok := claim(srcs, s)
 	if !ok {
 		return false
 	}
@@ -78,7 +80,7 @@ func picked(srcs []db.Source, sets []db.SourcedSet, s db.SourcedSet) bool {
 			continue
 		}
 		for _, src := range srcs {
-			if src.URL == t.Source && src.Priority > best && selects(src, t) {
+			if src.URL == t.Source && src.Priority > own && selects(src, t) {
 				return false
 			}
 		}
@@ -86,12 +88,18 @@ func picked(srcs []db.Source, sets []db.SourcedSet, s db.SourcedSet) bool {
 	return true
 }
 
-// bestPicker returns the highest priority of the sources selecting s, and
-// whether any does.
-func bestPicker(srcs []db.Source, s db.SourcedSet) (int, bool) {
+// claim returns the priority s is kept with, and whether any source
+// selects it.
+func claim(srcs []db.Source, s db.SourcedSet) (int, bool) {
 	best, ok := 0, false
 	for _, src := range srcs {
-		if selects(src, s) && (!ok || src.Priority > best) {
+		if !selects(src, s) {
+			continue
+		}
+		if src.URL == s.Source {
+			return src.Priority, true
+		}
+		if !ok || src.Priority > best {
 			best, ok = src.Priority, true
 		}
 	}

@@ -47,7 +47,7 @@ func removeSource(t *testing.T, r *regiontest.Region, u string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("remove source: %s", resp.Status)
 	}
 }

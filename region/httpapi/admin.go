@@ -116,7 +116,20 @@ func (s *Server) retireNow(r *http.Request) int64 {
 	if err != nil {
 		s.d.Log.Warn("retire sets after a source change (the cleanup loop retries)", "err", err)
 	}
+	s.refreshTree(r)
 	return n
+}
+
+// refreshTree recomputes this region's tree now, so that what left it is
+// gone from the answer to the next request (other regions follow on the
+// change notification).
+func (s *Server) refreshTree(r *http.Request) {
+	if s.d.Tree == nil {
+		return
+	}
+	if err := s.d.Tree.Refresh(r.Context()); err != nil {
+		s.d.Log.Warn("recompute the boot tree after a change (it is retried on the next change)", "err", err)
+	}
 }
 
 // decodeSource reads and checks a wire.Source body.

@@ -159,6 +159,8 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(newSels) > 0 {
 		s.retireNow(r)
+	} else {
+		s.refreshTree(r)
 	}
 	s.d.Log.Info("image deleted: withdrawn from the tree; its files are deleted after the cleanup grace",
 		"image", what, "sets", n, "deselected", strings.Join(changes, "; "))
