@@ -12,7 +12,14 @@ import (
 var imagesSubcommands []*cli.Command
 
 func imagesCommand() *cli.Command {
-	subs := slices.Clone(imagesSubcommands)
+	// Copies: running an app adds --help to a command's flags, and the
+	// registered commands outlive one app (tests build several).
+	subs := make([]*cli.Command, len(imagesSubcommands))
+	for i, c := range imagesSubcommands {
+		cp := *c
+		cp.Flags = slices.Clone(c.Flags)
+		subs[i] = &cp
+	}
 	slices.SortFunc(subs, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
 	return &cli.Command{
 		Name:        "images",

@@ -274,6 +274,13 @@ func sourcesUpdate(c *cli.Context) error {
 		return fmt.Errorf("sources update takes one URL")
 	}
 	u := c.Args().First()
+	sels, changed, err := selectionsFrom(c)
+	if err != nil {
+		return err
+	}
+	if !changed && !c.IsSet("unsigned") && !c.IsSet("keyring") && !c.IsSet("priority") {
+		return fmt.Errorf("nothing to change: give --select (or --os/--release/...), --keyring, --unsigned or --priority")
+	}
 	api, err := newAPIClient(c)
 	if err != nil {
 		return err
@@ -287,10 +294,6 @@ func sourcesUpdate(c *cli.Context) error {
 		return fmt.Errorf("no source with url %s: add it with `bootfs-region sources add %s`", u, u)
 	}
 	src := srcs[i]
-	sels, changed, err := selectionsFrom(c)
-	if err != nil {
-		return err
-	}
 	if changed {
 		src.Selections = sels
 	}
@@ -304,9 +307,6 @@ func sourcesUpdate(c *cli.Context) error {
 	}
 	if c.IsSet("priority") {
 		src.Priority = c.Int("priority")
-	}
-	if !changed && !c.IsSet("unsigned") && !c.IsSet("keyring") && !c.IsSet("priority") {
-		return fmt.Errorf("nothing to change: give --select (or --os/--release/...), --keyring, --unsigned or --priority")
 	}
 	var res wire.SourceResult
 	if err := api.do(c.Context, "PUT", wire.PathSources, src, &res); err != nil {

@@ -411,7 +411,11 @@ func (s *soak) publish(r *soakRegion, next bool) {
 		s.newest = s.mirrorOpts.Version
 		s.mu.Unlock()
 	}
-	if err := s.cli(r, "sources", "add", "--keyring", s.mirror.KeyringPath, "--os", "*", s.mirror.URL); err != nil {
+	args := []string{"sources", "add", "--keyring", s.mirror.KeyringPath, "--os", "*", s.mirror.URL}
+	if next { // the source exists: add refuses an existing URL
+		args = []string{"sources", "update", "--keyring", s.mirror.KeyringPath, s.mirror.URL}
+	}
+	if err := s.cli(r, args...); err != nil {
 		s.t.Errorf("publish %s: %v", s.mirrorOpts.Version, err)
 		return
 	}
