@@ -21,7 +21,7 @@ const ubuntuKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
 // one-selection shorthand --os/--release/--arch/--subarch/--label.
 func selectionFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "select", Usage: "select OS[/RELEASE[/ARCH[/SUBARCH[/LABEL]]]], repeatable; each part " +
+		&cli.GenericFlag{Name: "select", Value: &selectSpecs{}, Usage: "select OS[/RELEASE[/ARCH[/SUBARCH[/LABEL]]]], repeatable; each part " +
 			"a comma list or * (missing parts: *), e.g. --select ubuntu/jammy,noble/amd64,arm64 --select centos/centos70. " +
 			"Bootloaders come with any selection. Not with --os/--release/--arch/--subarch/--label"},
 		&cli.StringFlag{Name: "os", Value: "ubuntu", Usage: "one-selection shorthand: operating system to select (* for all)"},
@@ -89,6 +89,13 @@ func sourcesCommand() *cli.Command {
 	}
 }
 
+// selectSpecs collects the --select values as given: a string slice flag
+// would split them at their commas.
+type selectSpecs []string
+
+func (s *selectSpecs) Set(v string) error { *s = append(*s, v); return nil }
+func (s *selectSpecs) String() string    { return strings.Join(*s, " ") }
+
 // shorthandFlags are the one-selection flags --select excludes.
 var shorthandFlags = []string{"os", "release", "arch", "subarch", "label"}
 
@@ -101,7 +108,11 @@ func selectionsFrom(c *cli.Context) (sels []wire.Selection, changed bool, err er
 			short = append(short, "--"+f)
 		}
 	}
-	if specs := c.StringSlice("select"); len(specs) > 0 {
+	var specs []string
+	if v, ok := c.Generic("select").(*selectSpecs); ok {
+		specs = *v
+	}
+	if len(specs) > 0 {
 		if len(short) > 0 {
 			return nil, false, fmt.Errorf("--select cannot be mixed with %s: write everything as --select "+
 				"OS[/RELEASE[/ARCH[/SUBARCH[/LABEL]]]] (repeatable), or use only the shorthand flags", strings.Join(short, ", "))

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -92,6 +94,41 @@ func TestSelectFlags(t *testing.T) {
 		out, err := runErr(c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v (%s), want an error with %q", c.args, err, out, c.want)
+		}
+	}
+}
+
+// The flags as the command line gives them: commas stay inside a --select
+// value, which repeats; the shorthand still works alone.
+func TestSelectFlagParsing(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--select", "ubuntu/jammy,noble/amd64,arm64", "--select", "centos/centos70"},
+			`["ubuntu","jammy",["amd64","arm64"],["*"],["*"]] ["ubuntu","noble",["amd64","arm64"],["*"],["*"]] ` +
+				`["centos","centos70",["*"],["*"],["*"]]`},
+		{[]string{"--select=ubuntu/*/amd64"}, `["ubuntu","*",["amd64"],["*"],["*"]]`},
+		{[]string{"--release", "jammy", "--release", "noble", "--arch", "amd64"},
+			`["ubuntu","jammy",["amd64"],null,null] ["ubuntu","noble",["amd64"],null,null]`},
+		{nil, `["ubuntu","*",null,null,null]`},
+	} {
+		var got []wire.Selection
+		var changed bool
+		app := &cli.App{Name: "t", Flags: selectionFlags(), Action: func(c *cli.Context) error {
+			var err error
+			got, changed, err = selectionsFrom(c)
+			return err
+		}}
+		if err := app.Run(append([]string{"t"}, c.args...)); err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if s := selJSON(t, got); s != c.want {
+			t.Errorf("%q:\n got %s\nwant %s", c.args, s, c.want)
+		}
+		if changed != (len(c.args) > 0) {
+			t.Errorf("%q: changed %v", c.args, changed)
 		}
 	}
 }
