@@ -94,7 +94,7 @@ func sourcesCommand() *cli.Command {
 type selectSpecs []string
 
 func (s *selectSpecs) Set(v string) error { *s = append(*s, v); return nil }
-func (s *selectSpecs) String() string    { return strings.Join(*s, " ") }
+func (s *selectSpecs) String() string     { return strings.Join(*s, " ") }
 
 // shorthandFlags are the one-selection flags --select excludes.
 var shorthandFlags = []string{"os", "release", "arch", "subarch", "label"}
