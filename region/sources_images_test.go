@@ -18,6 +18,7 @@ import (
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region"
+	"github.com/bootfs/bootfs/region/db"
 )
 
 // call sends an authenticated API request with a JSON body (nil: none)
@@ -474,5 +475,71 @@ func TestSourcesAvailable(t *testing.T) {
 	}
 	if got[4].Size != jammy {
 		t.Errorf("jammy size %d, want %d", got[4].Size, jammy)
+	}
+}
+
+// Uploaded and migrated resources are listed with their origin and deleted
+// without selection checks (a source selecting everything does not stop
+// it); a bare NAME is custom/NAME.
+func TestDeleteUploadedAndMigrated(t *testing.T) {
+	ctx := context.Background()
+	m := regiontest.NewMirror(t, regiontest.MirrorOptions{Releases: []string{"jammy"}})
+	r := regiontest.StartRegion(t, regiontest.Options{})
+	r.AddSource(t, m) // selects */*
+	if err := r.ImportNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := byPath(r.Tree(t))
+	kernel, initrd := files[jammyDir+"stable/boot-kernel"], files[jammyDir+"stable/boot-initrd"]
+	// Rows as an upload and the migration record them (no upstream URL),
+	// with contents the region holds, so that they are offered at once.
+	for _, rec := range []db.SetRecord{
+		{Name: "custom/foo", Architecture: "amd64/generic", RType: db.RTypeUploaded, Version: "20260101.0", Label: "uploaded",
+			Files: []db.FileRecord{{Filename: "root-tgz", Filetype: "root-tgz", SHA256: kernel.SHA256, Size: kernel.Size}}},
+		{Name: "ubuntu/bionic", Architecture: "amd64/ga-18.04", Version: "20240101", Label: "stable",
+			Files: []db.FileRecord{{Filename: "boot-initrd", Filetype: "boot-initrd", SHA256: initrd.SHA256, Size: initrd.Size}}},
+	} {
+		if _, err := r.DB().RecordSet(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const fooPath, bionicPath = "custom/amd64/generic/foo/uploaded/root-tgz", bionicDir + "stable/boot-initrd"
+	regiontest.Eventually(t, 10*time.Second, "the uploaded and migrated files in the tree", func() bool {
+		f := byPath(r.Tree(t))
+		_, a := f[fooPath]
+		_, b := f[bionicPath]
+		return a && b
+	})
+	imgs := listImages(t, r)
+	foo, _ := image(imgs, "custom/foo", "amd64/generic")
+	bionic, _ := image(imgs, "ubuntu/bionic", "amd64/ga-18.04")
+	if foo.Origin != "uploaded" || foo.Source != "" || !foo.Versions[0].Offered || bionic.Origin != "migrated" || !bionic.Versions[0].Offered {
+		t.Fatalf("foo %+v, bionic %+v", foo, bionic)
+	}
+	var res wire.ImageDeleted
+	callOK(t, r, "DELETE", wire.PathImages+"?name=foo", nil, &res)
+	callOK(t, r, "DELETE", wire.PathImages+"?name=ubuntu/bionic&architecture=amd64", nil, &res)
+	if res.Retired != 1 || len(res.Deselected) != 0 {
+		t.Errorf("delete of the migrated image: %+v", res)
+	}
+	f := byPath(r.Tree(t))
+	if _, ok := f[fooPath]; ok {
+		t.Error("deleted upload still in the tree")
+	}
+	if _, ok := f[bionicPath]; ok {
+		t.Error("deleted migrated image still in the tree")
+	}
+	if _, ok := f[jammyDir+"stable/boot-kernel"]; !ok {
+		t.Error("jammy's kernel (the same content as the upload) left the tree")
+	}
+	if s := listSources(t, r)[0].Selections; len(s) != 1 || s[0].OS != "*" {
+		t.Errorf("selections changed: %+v", s)
+	}
+	// Cleanup keeps them retired: nothing selects them back.
+	if err := r.ImportNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byPath(r.Tree(t))[fooPath]; ok {
+		t.Error("the upload came back after an import")
 	}
 }

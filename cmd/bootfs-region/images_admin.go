@@ -84,7 +84,7 @@ func imagesList(c *cli.Context) error {
 func versionState(v wire.ImageVersion) string {
 	switch {
 	case v.Retired != nil:
-		return "deleted " + v.Retired.UTC().Format("2006-01-02 15:04")
+		return "withdrawn " + v.Retired.UTC().Format("2006-01-02 15:04")
 	case v.Offered:
 		return "offered"
 	case len(v.HeldBackBy) > 0:
