@@ -17,8 +17,10 @@ import (
 // needs no lock; every region may run it, to the same effect.
 //
 // Priority: a set that a higher-priority source carries too (that source
-// recorded a set of the same resource and selects it) is retired, whatever
-// the versions: the higher-priority source's version is offered instead.
+// recorded a set of the same resource, selects it, and every region holds
+// it, so that the resource never leaves the tree in between) is retired,
+// whatever the versions: the higher-priority source's version is offered
+// instead.
 func (r *Region) retire(ctx context.Context) error {
 	_, err := r.Retire(ctx)
 	return err
@@ -35,10 +37,14 @@ func (r *Region) Retire(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	complete, err := r.db.CompleteSets(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var gone, back []int64
 	var goneNames []string
 	for _, s := range sets {
-		switch p := picked(srcs, sets, s); {
+		switch p := picked(srcs, sets, complete, s); {
 		case !p && !s.Retired:
 			gone = append(gone, s.ID)
 			goneNames = append(goneNames, s.Name+" "+s.Architecture+" "+s.Version)
@@ -67,16 +73,17 @@ func (r *Region) Retire(ctx context.Context) (int64, error) {
 // picked reports whether any selection of any source picks set s, by the
 // rule imports select products with (simplestreams.Selection), and no
 // source of higher priority than s's claim carries the same resource (it
-// recorded a set of it that its selections pick). s's claim is the
+// recorded a set of it that its selections pick and that is complete on
+// every region or was published). s's claim is the
 // priority of the source that recorded it, if that source still selects
 // it; otherwise the highest of the sources selecting it.
-func picked(srcs []db.Source, sets []db.SourcedSet, s db.SourcedSet) bool {
+func picked(srcs []db.Source, sets []db.SourcedSet, complete map[int64]bool, s db.SourcedSet) bool {
 	own, ok := claim(srcs, s)
 	if !ok {
 		return false
 	}
 	for _, t := range sets {
-		if t.Name != s.Name || t.Architecture != s.Architecture || t.Source == s.Source {
+		if t.Name != s.Name || t.Architecture != s.Architecture || t.Source == s.Source || !complete[t.ID] {
 			continue
 		}
 		for _, src := range srcs {

@@ -266,23 +266,28 @@ func TestMultiSelectionImportAndUpdate(t *testing.T) {
 
 // When two mirrors carry the same product, the higher priority wins even
 // with an older version; raising the other's priority switches it over
-// (the loser's sets leave the tree).
+// (the loser's sets leave the tree) without the resource ever leaving the
+// tree, even with replaced sets cleaned up at once.
 func TestSourcePriority(t *testing.T) {
 	ctx := context.Background()
 	older := regiontest.NewMirror(t, regiontest.MirrorOptions{Releases: []string{"jammy"}, Version: "20250101"})
 	newer := regiontest.NewMirror(t, regiontest.MirrorOptions{Releases: []string{"jammy"}, Version: "20250301"})
-	r := regiontest.StartRegion(t, regiontest.Options{})
-	callOK(t, r, "POST", wire.PathSources, wire.Source{URL: newer.URL, Keyring: keyring(t, newer), Priority: 0}, nil)
-	callOK(t, r, "POST", wire.PathSources, wire.Source{URL: older.URL, Keyring: keyring(t, older), Priority: 10}, nil)
+	r := regiontest.StartRegion(t, regiontest.Options{Config: func(c *region.Config) {
+		c.CleanupGrace = -1
+		c.SyncInterval = time.Second
+	}})
+	callOK(t, r, "POST", wire.PathSources, wire.Source{URL: older.URL, Keyring: keyring(t, older), Priority: 0}, nil)
+	callOK(t, r, "POST", wire.PathSources, wire.Source{URL: newer.URL, Keyring: keyring(t, newer), Priority: -5}, nil)
 	if err := r.ImportNow(ctx); err != nil {
 		t.Fatal(err)
 	}
+	const kernelPath = "ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"
 	kernel := func(m *regiontest.Mirror, version string) string {
 		return fileSHA(t, filepath.Join(m.Root, "jammy/amd64", version, "ga-22.04/generic/boot-kernel"))
 	}
-	got := byPath(r.Tree(t))["ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"].SHA256.String()
+	got := byPath(r.Tree(t))[kernelPath].SHA256.String()
 	if got != kernel(older, "20250101") {
-		t.Fatalf("tree's kernel %s is not the priority-10 mirror's (older) one", got)
+		t.Fatalf("tree's kernel %s is not the priority-0 mirror's (older) one", got)
 	}
 	jammy, _ := image(listImages(t, r), "ubuntu/jammy", "amd64/ga-22.04")
 	if jammy.Source != older.URL || len(jammy.Versions) != 1 || jammy.Versions[0].Version != "20250101" || !jammy.Versions[0].Offered {
@@ -292,24 +297,57 @@ func TestSourcePriority(t *testing.T) {
 		t.Errorf("%d bytes of the losing mirror's jammy fetched", newer.Served("jammy/"))
 	}
 
-	// The newer mirror gets the higher priority: its version wins.
+	// The newer mirror gets the higher priority: its version wins, and the
+	// tree shows one kernel or the other all along.
+	stop := make(chan struct{})
+	watched := make(chan []string)
+	go func() {
+		var missing []string
+		for {
+			select {
+			case <-stop:
+				watched <- missing
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			tree := r.Tree(t)
+			if _, ok := byPath(tree)[kernelPath]; !ok {
+				missing = append(missing, tree.Generation)
+			}
+		}
+	}()
 	var res wire.SourceResult
 	callOK(t, r, "PUT", wire.PathSources, wire.Source{URL: newer.URL, Keyring: keyring(t, newer), Priority: 20,
 		Selections: []wire.Selection{sel("*", "*")}}, &res)
 	if err := r.ImportNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	regiontest.Eventually(t, 10*time.Second, "the priority-20 mirror's kernel in the tree", func() bool {
-		return byPath(r.Tree(t))["ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"].SHA256.String() == kernel(newer, "20250301")
+	regiontest.Eventually(t, 20*time.Second, "the priority-20 mirror's kernel in the tree", func() bool {
+		return byPath(r.Tree(t))[kernelPath].SHA256.String() == kernel(newer, "20250301")
 	})
+	close(stop)
+	if missing := <-watched; len(missing) > 0 {
+		t.Errorf("jammy's kernel missing from %d trees during the switch (generations %q)", len(missing), missing)
+	}
 	jammy, _ = image(listImages(t, r), "ubuntu/jammy", "amd64/ga-22.04")
 	var states []string
 	for _, v := range jammy.Versions {
 		states = append(states, v.Version+" offered="+boolStr(v.Offered)+" retired="+boolStr(v.Retired != nil))
 	}
-	if want := []string{"20250101 offered=false retired=true", "20250301 offered=true retired=false"}; !slices.Equal(states, want) {
+	// The loser's set was retired, then deleted at once (no grace here).
+	if want := []string{"20250301 offered=true retired=false"}; !slices.Equal(states, want) {
 		t.Errorf("jammy versions %q, want %q", states, want)
 	}
+
+	// And back: the older mirror's version is imported and offered again.
+	callOK(t, r, "PUT", wire.PathSources, wire.Source{URL: newer.URL, Keyring: keyring(t, newer), Priority: -5,
+		Selections: []wire.Selection{sel("*", "*")}}, &res)
+	if err := r.ImportNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	regiontest.Eventually(t, 20*time.Second, "the older mirror's kernel back in the tree", func() bool {
+		return byPath(r.Tree(t))[kernelPath].SHA256.String() == kernel(older, "20250101")
+	})
 }
 
 func boolStr(b bool) string {

@@ -41,9 +41,10 @@ const FiletypeBootloader = "bootloader"
 type Result struct {
 	Tree wire.Tree
 	Sets []wire.SetStatus
-	// Obsolete lists sets older than the set shown for their resource, once
-	// that set has been published for the grace period: safe to delete
-	// (racks and machines mid-boot have moved on).
+	// Obsolete lists sets older than the set shown for their resource (and
+	// recorded before it was published), once that set has been published
+	// for the grace period: safe to delete (racks and machines mid-boot
+	// have moved on).
 	Obsolete []int64
 	// Publish lists sets complete on every region for the first time: the
 	// caller records them as published (db.PublishSets).
@@ -136,7 +137,11 @@ func (b *builder) resource(sets []*db.Set, grace time.Duration) {
 			}
 		case shown < 0:
 			st.HeldBackBy = lacking
-		case s.Now.Sub(shownSince) >= grace:
+		case s.Now.Sub(shownSince) >= grace && set.Created.Before(shownSince):
+			// Recorded after the shown set was published, an older set
+			// is not replaced by it: a source of higher priority brought
+			// it (region/retire.go retires the shown one once it is
+			// complete everywhere).
 			b.res.Obsolete = append(b.res.Obsolete, set.ID)
 		}
 		b.res.Sets = append(b.res.Sets, st)
