@@ -78,12 +78,6 @@ func (s *Server) auth(endpoint string, h http.Handler) http.Handler {
 	})
 }
 
-// authorized reports whether r may go ahead (what auth lets through).
-func (s *Server) authorized(r *http.Request) bool {
-	a := s.access(r)
-	return a == accessRead || a == accessFull
-}
-
 // access checks r's credentials. Basic auth is only accepted for reads
 // (see the top of this file). Comparisons take constant time.
 func (s *Server) access(r *http.Request) access {

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -40,7 +42,7 @@ func TestBannerInHumanUnits(t *testing.T) {
 		}
 		return false
 	})
-	ctx := newBrowser(t, 1100, 800)
+	ctx := newBrowser(t, 1100, 560)
 	do(t, ctx, basicAuth(r.Secret), chromedp.Navigate(r.URL()+"/"), chromedp.WaitVisible(chromedp.CSS(".banner-disk-space")))
 	got := text(t, ctx, ".banner-disk-space")
 	t.Logf("banner: %s", got)
@@ -72,7 +74,7 @@ func TestHeldBackSet(t *testing.T) {
 	if err := r1.ImportNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, 1280, 900)
+	ctx := newBrowser(t, 1200, 720)
 	do(t, ctx, basicAuth(r1.Secret), chromedp.Navigate(r1.URL()+"/"), chromedp.WaitVisible(chromedp.CSS("#images tr.held")))
 	held := text(t, ctx, "#images tr.held")
 	if !strings.Contains(held, "held back by r2") {
@@ -100,7 +102,7 @@ func TestLoginStartImportProgressMoves(t *testing.T) {
 	m.BytesPerSec.Store(max(mirrorBytes(t, m)/12, 64<<10))
 	r := regiontest.StartRegion(t, regiontest.Options{})
 	r.AddSource(t, m)
-	ctx := newBrowser(t, 1280, 900)
+	ctx := newBrowser(t, 1200, 900)
 	login(t, ctx, r)
 	if got := text(t, ctx, ".who"); !strings.Contains(got, "Log out") {
 		t.Fatalf("after login the header says %q, no Log out", got)
@@ -110,8 +112,14 @@ func TestLoginStartImportProgressMoves(t *testing.T) {
 		t.Fatalf("flash after Start import: %q", got)
 	}
 	recordProgress(t, ctx, "import-progress")
+	shot := false
 	until(t, 2*time.Minute, "the import to finish", func() bool {
 		st := status(t, r)
+		if !shot && st.Import.State == "running" && st.Import.BytesDone > 0 {
+			time.Sleep(consoleRefresh + 300*time.Millisecond) // let the page catch up
+			screenshot(t, ctx, "import", false)
+			shot = true
+		}
 		return st.Import.State == "done" && st.Import.Imports >= 1
 	})
 	time.Sleep(2 * consoleRefresh) // the last live update
@@ -136,7 +144,6 @@ func TestLoginStartImportProgressMoves(t *testing.T) {
 	if st := text(t, ctx, "#import"); !strings.Contains(st, "done") {
 		t.Errorf("import section says %q after the import, want done", st)
 	}
-	screenshot(t, ctx, "desktop", true)
 }
 
 // consoleRefresh mirrors region/httpapi's event interval.
@@ -270,7 +277,6 @@ func TestCSRF(t *testing.T) {
 	if got := eval[string](t, ctx, `document.cookie`); strings.Contains(got, "bootfs_session") {
 		t.Errorf("a script can read the session cookie: %q", got)
 	}
-	screenshot(t, ctx, "login", false)
 }
 
 // TestWithoutJavaScript: the tables are there with scripts off.
@@ -323,7 +329,7 @@ func TestPhoneWidth(t *testing.T) {
 	if len(wide) > 0 {
 		t.Errorf("elements past the right edge: %v", wide)
 	}
-	screenshot(t, ctx, "phone", true)
+	screenshot(t, ctx, "phone", false)
 }
 
 // TestSHA256Fallback: the pure-JavaScript sha256 the upload uses where
@@ -347,5 +353,35 @@ func TestSHA256Fallback(t *testing.T) {
 		if got != hex.EncodeToString(want[:]) {
 			t.Errorf("sha256 of %d bytes: js %s, go %x", n, got, want)
 		}
+	}
+}
+
+// TestCrossSiteFormRefused: a page on another site that a logged-in
+// operator opens posts the console's import form to the region; nothing
+// starts (the session cookie is SameSite=Strict, and the post has no token).
+func TestCrossSiteFormRefused(t *testing.T) {
+	r := regiontest.StartRegion(t, regiontest.Options{})
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s/console/import"><input name="csrf" value="guess"></form>
+<script>document.getElementById("f").submit()</script>`, r.URL())
+	}))
+	t.Cleanup(evil.Close)
+	// localhost and 127.0.0.1 are different sites to the browser.
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+	ctx := newBrowser(t, 1000, 700)
+	login(t, ctx, r)
+	before := status(t, r).Import.Generation
+	do(t, ctx, chromedp.Navigate(evilURL), chromedp.Sleep(500*time.Millisecond))
+	until(t, 10*time.Second, "the forged post to land on the region", func() bool {
+		return strings.HasPrefix(eval[string](t, ctx, `location.href`), r.URL())
+	})
+	body := eval[string](t, ctx, `document.body.innerText`)
+	if !strings.Contains(body, "unauthorized") && !strings.Contains(body, "forbidden") {
+		t.Errorf("the forged post got %q, want a refusal", body)
+	}
+	time.Sleep(time.Second)
+	if g := status(t, r).Import.Generation; g != before {
+		t.Errorf("a cross-site form started an import (generation %d -> %d)", before, g)
 	}
 }
