@@ -55,8 +55,8 @@ const (
 )
 
 // auth requires the shared secret (see above) and counts the request under
-// endpoint in the metrics. Without credentials it answers 401 (the console
-// page redirects a browser to the login form instead); a session request
+// endpoint in the metrics. Without credentials it answers 401 (the console's
+// page and forms send a browser to the login form instead); a session request
 // that would change something without its CSRF token gets 403.
 func (s *Server) auth(endpoint string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +68,9 @@ func (s *Server) auth(endpoint string, h http.Handler) http.Handler {
 		case accessForbidden:
 			http.Error(cw, "forbidden: a change from the console must carry the page's CSRF token (form field csrf or header X-CSRF-Token); reload the page and try again", http.StatusForbidden)
 		default:
-			if endpoint == "page" && r.Method == http.MethodGet {
+			if endpoint == "page" || endpoint == "console" {
+				// A person at a browser: the login form, not a Basic
+				// auth dialog (which could only read anyway).
 				http.Redirect(cw, r, pathLogin, http.StatusSeeOther)
 				return
 			}

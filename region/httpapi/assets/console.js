@@ -6,13 +6,38 @@
   const live = document.getElementById("live");
   const dot = document.getElementById("live-state");
 
-  // Live updates: the region sends the re-rendered <main id="live">.
+  // Live updates: the region sends the re-rendered <main id="live">. What
+  // the operator is doing survives a swap: ticked boxes and focus are put
+  // back, and no swap happens while a mouse button or finger is down.
+  let pressed = false, pending = null;
+  function key(el) {
+    const f = el.form, parts = [f ? f.getAttribute("action") : ""];
+    if (f) f.querySelectorAll("input[type=hidden]:not([name=csrf])").forEach((h) => parts.push(h.name + "=" + h.value));
+    parts.push(el.name || el.id || el.tagName);
+    return parts.join("|");
+  }
+  function swap(html) {
+    const checked = new Set(), active = document.activeElement;
+    live.querySelectorAll("input[type=checkbox]").forEach((c) => { if (c.checked) checked.add(key(c)); });
+    const focus = active && live.contains(active) ? key(active) : null;
+    live.innerHTML = html;
+    live.querySelectorAll("input[type=checkbox]").forEach((c) => { if (checked.has(key(c))) c.checked = true; });
+    if (focus) {
+      const el = Array.from(live.querySelectorAll("input,button")).find((e) => key(e) === focus);
+      if (el) el.focus();
+    }
+    bindConfirm(live);
+  }
   function listen() {
     if (!window.EventSource || !live) return;
+    live.addEventListener("pointerdown", () => { pressed = true; });
+    document.addEventListener("pointerup", () => {
+      pressed = false;
+      if (pending !== null) { const h = pending; pending = null; setTimeout(() => { if (!pressed) swap(h); else pending = h; }, 300); }
+    });
     const es = new EventSource("/console/events");
     es.addEventListener("live", (e) => {
-      live.innerHTML = e.data;
-      bindConfirm(live);
+      if (pressed) pending = e.data; else swap(e.data);
       if (dot) { dot.className = "on"; dot.title = "live: updated " + new Date().toLocaleTimeString(); }
     });
     es.onerror = () => { if (dot) { dot.className = "off"; dot.title = "reconnecting"; } };
