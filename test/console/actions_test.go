@@ -29,10 +29,15 @@ func TestStopImport(t *testing.T) {
 	r.AddSource(t, m)
 	ctx := newBrowser(t, 1280, 900)
 	login(t, ctx, r)
-	do(t, ctx, chromedp.Click(chromedp.CSS("#start-import")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	click(t, ctx, "#start-import")
+	waitFor(t, ctx, "#flash")
 	until(t, 30*time.Second, "the import to run", func() bool { return status(t, r).Import.State == "running" })
 	// The live update enables the stop button.
-	do(t, ctx, chromedp.WaitEnabled(chromedp.CSS("#stop-import")), chromedp.Click(chromedp.CSS("#stop-import")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	until(t, 10*time.Second, "Stop import enabled", func() bool {
+		return eval[bool](t, ctx, `!document.getElementById("stop-import").disabled`)
+	})
+	click(t, ctx, "#stop-import")
+	until(t, 10*time.Second, "the answer to Stop import", func() bool { return text(t, ctx, "#flash") != "Import started." })
 	if got := text(t, ctx, "#flash"); got != "Import stopping." {
 		t.Fatalf("flash after Stop import: %q (the region must serve POST %s)", got, wire.PathImportStop)
 	}
@@ -51,11 +56,9 @@ func TestDeleteImage(t *testing.T) {
 	const name, arch = "ubuntu/jammy", "amd64/ga-22.04"
 	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
 	sel := `form[action="/console/images/delete"]:has(input[name=name][value="` + name + `"]):has(input[name=architecture][value="` + arch + `"])`
-	do(t, ctx,
-		chromedp.Click(chromedp.CSS(sel+` input[name=deselect]`)), // an upstream image a selection still picks
-		chromedp.Click(chromedp.CSS(sel+` button`)),
-		chromedp.WaitVisible(chromedp.CSS("#flash")),
-	)
+	click(t, ctx, sel+` input[name=deselect]`) // an upstream image a selection still picks
+	click(t, ctx, sel+` button`)
+	waitFor(t, ctx, "#flash")
 	if got := text(t, ctx, "#flash"); got != "Deleted "+name+" "+arch+"." {
 		t.Fatalf("flash after Delete: %q (the region must serve DELETE %s)", got, wire.PathImages)
 	}

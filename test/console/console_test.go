@@ -44,7 +44,8 @@ func TestBannerInHumanUnits(t *testing.T) {
 		return false
 	})
 	ctx := newBrowser(t, 1100, 560)
-	do(t, ctx, basicAuth(r.Secret), chromedp.Navigate(r.URL()+"/"), chromedp.WaitVisible(chromedp.CSS(".banner-disk-space")))
+	do(t, ctx, basicAuth(r.Secret), chromedp.Navigate(r.URL()+"/"))
+	waitFor(t, ctx, ".banner-disk-space")
 	got := text(t, ctx, ".banner-disk-space")
 	t.Logf("banner: %s", got)
 	if !strings.Contains(got, "MiB") {
@@ -76,7 +77,8 @@ func TestHeldBackSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := newBrowser(t, 1200, 720)
-	do(t, ctx, basicAuth(r1.Secret), chromedp.Navigate(r1.URL()+"/"), chromedp.WaitVisible(chromedp.CSS("#images tr.held")))
+	do(t, ctx, basicAuth(r1.Secret), chromedp.Navigate(r1.URL()+"/"))
+	waitFor(t, ctx, "#images tr.held")
 	held := text(t, ctx, "#images tr.held")
 	if !strings.Contains(held, "held back by r2") {
 		t.Errorf("held-back row says %q, want \"held back by r2\"", held)
@@ -108,7 +110,8 @@ func TestLoginStartImportProgressMoves(t *testing.T) {
 	if got := text(t, ctx, ".who"); !strings.Contains(got, "Log out") {
 		t.Fatalf("after login the header says %q, no Log out", got)
 	}
-	do(t, ctx, chromedp.Click(chromedp.CSS("#start-import")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	click(t, ctx, "#start-import")
+	waitFor(t, ctx, "#flash")
 	if got := text(t, ctx, "#flash"); got != "Import started." {
 		t.Fatalf("flash after Start import: %q", got)
 	}
@@ -118,7 +121,7 @@ func TestLoginStartImportProgressMoves(t *testing.T) {
 		st := status(t, r)
 		if !shot && st.Import.State == "running" && st.Import.BytesDone > 0 {
 			time.Sleep(consoleRefresh + 300*time.Millisecond) // let the page catch up
-			screenshot(t, ctx, "import", false)
+			screenshot(t, ctx, "import", true)
 			shot = true
 		}
 		return st.Import.State == "done" && st.Import.Imports >= 1
@@ -298,7 +301,7 @@ func TestWithoutJavaScript(t *testing.T) {
 		{"#sources", "yes"},
 		{"#import", "done"},
 	} {
-		if got := text(t, ctx, want.css); !strings.Contains(got, want.text) {
+		if got := domText(t, ctx, want.css); !strings.Contains(got, want.text) {
 			t.Errorf("%s without JavaScript: %q lacks %q", want.css, got, want.text)
 		}
 	}
@@ -325,8 +328,8 @@ func TestPhoneWidth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#secret")),
 		chromedp.SendKeys(chromedp.CSS("#secret"), r.Secret),
 		chromedp.Click(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS("#images table")),
 	)
+	waitFor(t, ctx, "#images table")
 	dims := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]`)
 	if dims[0] > dims[1] {
 		t.Errorf("page is %d px wide in a %d px viewport: it scrolls sideways", dims[0], dims[1])
@@ -404,7 +407,8 @@ func TestLiveUpdateKeepsTickedBoxes(t *testing.T) {
 	ctx := newBrowser(t, 1200, 800)
 	login(t, ctx, r)
 	const box = `form[action="/console/images/delete"] input[name=deselect]`
-	do(t, ctx, chromedp.WaitVisible(chromedp.CSS(box)), chromedp.Click(chromedp.CSS(box)))
+	waitFor(t, ctx, box)
+	click(t, ctx, box)
 	eval[bool](t, ctx, `(window.__old = document.querySelector("#regions"), true)`)
 	until(t, 15*time.Second, "a live update", func() bool {
 		return eval[bool](t, ctx, `document.querySelector("#regions") !== window.__old`)

@@ -78,8 +78,17 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// text returns the visible text of the first element matching css.
+// text returns the visible text of the first element matching css, read
+// in one step in the page (a live update may replace the element between
+// two protocol calls), or "" if there is none.
 func text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	return eval[string](t, ctx, `(() => { const e = document.querySelector(`+jsString(css)+`); return e ? e.innerText : ""; })()`)
+}
+
+// domText returns the visible text of the first element matching css
+// through the DOM protocol, which works with scripts off.
+func domText(t *testing.T, ctx context.Context, css string) string {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
@@ -116,9 +125,34 @@ func login(t *testing.T, ctx context.Context, r *regiontest.Region) {
 		chromedp.WaitVisible(chromedp.CSS("#secret")),
 		chromedp.SendKeys(chromedp.CSS("#secret"), r.Secret),
 		chromedp.Click(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS("#live")),
-		chromedp.WaitVisible(chromedp.CSS("#start-import")),
 	)
+	waitFor(t, ctx, "#start-import")
+}
+
+// waitFor waits until an element matching css is on the page (polled in
+// the page: live updates replace elements under the protocol's feet).
+func waitFor(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	until(t, actionTimeout, css+" on the page", func() bool {
+		return eval[bool](t, ctx, `!!document.querySelector(`+jsString(css)+`)`)
+	})
+}
+
+// click clicks the element matching css with the mouse, as a person
+// would; it tries again if a live update replaced the element mid-click.
+func click(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	var err error
+	for range 5 {
+		c, cancel := context.WithTimeout(ctx, actionTimeout)
+		err = chromedp.Do(c, chromedp.Click(chromedp.CSS(css)))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("click %s: %v", css, err)
 }
 
 // screenshot saves the viewport (full page when full) as
