@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -94,16 +95,14 @@ func (s *Server) buildView(ctx context.Context, r *http.Request) (consoleView, e
 		}
 	}
 	v.Images = mergeImages(st, images)
-	srcs, err := s.d.DB.Sources(ctx)
-	if err != nil {
-		return v, err
+	// Sources through the API too, so the page shows what it serves
+	// (priority included).
+	rec := s.callAPI(ctx, r, http.MethodGet, wire.PathSources, nil, "")
+	if rec.code != http.StatusOK {
+		return v, fmt.Errorf("list sources: %d %s", rec.code, strings.TrimSpace(rec.body.String()))
 	}
-	for _, src := range srcs {
-		ws := wire.Source{URL: src.URL, Unsigned: src.Unsigned}
-		for _, sel := range src.Selections {
-			ws.Selections = append(ws.Selections, wire.Selection(sel))
-		}
-		v.Sources = append(v.Sources, ws)
+	if err := json.Unmarshal(rec.body.Bytes(), &v.Sources); err != nil {
+		return v, fmt.Errorf("list sources: %w", err)
 	}
 	for _, reg := range st.Regions {
 		v.Regions = append(v.Regions, regionView{RegionStatus: reg, Self: reg.Name == st.Region})
