@@ -7,6 +7,8 @@ package console
 // they fail saying so.
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"crypto/rand"
 	"os"
 	"path/filepath"
@@ -87,12 +89,7 @@ func TestUploadWithProgress(t *testing.T) {
 	r := regiontest.StartRegion(t, regiontest.Options{})
 	ctx := newBrowser(t, 1280, 900)
 	login(t, ctx, r)
-	file := filepath.Join(t.TempDir(), "root.tgz")
-	b := make([]byte, 20<<20+12345) // three 8 MiB pieces
-	_, _ = rand.Read(b)
-	if err := os.WriteFile(file, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeTgz(t, 20<<20+12345) // three 8 MiB pieces
 	do(t, ctx,
 		chromedp.SendKeys(chromedp.CSS(`#upload input[name=name]`), "custom/console-test"),
 		chromedp.SetValue(chromedp.CSS(`#upload input[name=architecture]`), "amd64/generic"),
@@ -127,4 +124,33 @@ func TestUploadWithProgress(t *testing.T) {
 		t.Errorf("images table %q does not show the origin uploaded", got)
 	}
 	screenshot(t, ctx, "upload", false)
+}
+
+// writeTgz writes a real gzipped tar (a root file system image as MAAS
+// takes it, with one file of n random bytes, so about n bytes) and
+// returns its path.
+func writeTgz(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "root.tgz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	if err := tw.WriteHeader(&tar.Header{Name: "random.bin", Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []interface{ Close() error }{tw, zw, f} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
 }
