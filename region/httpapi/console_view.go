@@ -32,7 +32,8 @@ type consoleView struct {
 	ImagesAPI bool
 	Sources   []wire.Source
 	Regions   []regionView
-	Running   bool
+	// Running: an import or sync runs on some region (Stop is offered).
+	Running bool
 }
 
 type bannerView struct {
@@ -107,7 +108,11 @@ func (s *Server) buildView(ctx context.Context, r *http.Request) (consoleView, e
 	for _, reg := range st.Regions {
 		v.Regions = append(v.Regions, regionView{RegionStatus: reg, Self: reg.Name == st.Region})
 	}
-	v.Running = st.Import.State == "running"
+	// Stop import stops imports on every region: offer it while any runs.
+	v.Running = st.Import.State == "running" || len(st.Downloads) > 0
+	for _, rec := range st.Imports {
+		v.Running = v.Running || rec.Outcome == "running"
+	}
 	return v, nil
 }
 
