@@ -9,6 +9,7 @@ packages=(
 	dnsmasq-base pxelinux syslinux-common grub-efi-amd64-signed grub-efi-amd64-bin shim-signed ovmf
 	busybox-static cpio curl iproute2 xz-utils
 	lintian man-db systemd
+	chromium # test/console drives it headless with chromedp
 )
 
 # One dpkg-query for all; it prints nothing for packages it has never heard of.

@@ -1,73 +1,85 @@
 package httpapi
 
 import (
+	"embed"
 	"fmt"
 	"html/template"
-	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bootfs/bootfs/internal/wire"
 )
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
+// assets are the console's templates, stylesheet and scripts, built into
+// the binary (no CDN, nothing to install).
+//
+//go:embed assets
+var assets embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"bytes": func(n any) string {
 		switch v := n.(type) {
 		case int64:
 			return HumanBytes(v)
 		case uint64:
+			return HumanBytes(int64(min(v, 1<<62)))
+		case int:
 			return HumanBytes(int64(v))
 		}
 		return fmt.Sprint(n)
 	},
-	"pct": func(a, b int64) string {
-		if b == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
-	},
-}).Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>bootfs region {{.Region}}</title>
-<meta http-equiv="refresh" content="10">
-<style>
-body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f0f0f0}
-.banner{background:#fdd;border:1px solid #c00;padding:.6em;margin-bottom:1em}
-.ok{color:#070}.bad{color:#c00}
-</style></head><body>
-<h1>bootfs region {{.Region}}</h1>
-{{if .Migrating}}<div class="banner">{{.Migrating}}</div>{{end}}
-{{range .Banners}}<div class="banner"><b>{{.Region}}</b> ({{.Kind}}, since {{.Since.Format "2006-01-02 15:04:05 MST"}}): {{.Message}}</div>{{end}}
-<h2>Regions</h2>
-<table><tr><th>name</th><th>url</th><th>version</th><th>alive</th><th>last heartbeat</th><th>held</th></tr>
-{{range .Regions}}<tr><td>{{.Name}}</td><td>{{.URL}}</td><td>{{.Version}}</td><td>{{if .Alive}}<span class="ok">yes</span>{{else if .Stopped}}<span class="bad">stopped</span>{{else}}<span class="bad">no</span>{{end}}</td>
-<td>{{.LastHeartbeat.Format "2006-01-02 15:04:05 MST"}}</td><td>{{bytes .BytesHeld}} of {{bytes .BytesWanted}} ({{pct .BytesHeld .BytesWanted}})</td></tr>{{end}}
-</table>
-<h2>Resource sets</h2>
-<table><tr><th>resource</th><th>architecture</th><th>version</th><th>label</th><th>size</th><th>available</th><th>held back by</th></tr>
-{{range .Sets}}<tr><td>{{.Resource}}</td><td>{{.Architecture}}</td><td>{{.Version}}</td><td>{{.Label}}</td><td>{{bytes .Size}}</td>
-<td>{{if .Available}}<span class="ok">yes</span>{{else}}no{{end}}</td><td>{{range .HeldBackBy}}{{.}} {{end}}{{if .HeldBackBy}}(since {{.Created.Format "2006-01-02 15:04"}}){{end}}</td></tr>{{end}}
-</table>
-{{if .Downloads}}<h2>Upstream downloads in progress</h2>
-<table><tr><th>region</th><th>from</th><th>since</th><th>state</th></tr>
-{{range .Downloads}}<tr><td>{{.Region}}</td><td>{{.From}}</td><td>{{.Since.Format "15:04:05"}}</td><td>{{if .Expired}}<span class="bad">claim expired; another region takes over</span>{{else}}downloading{{end}}</td></tr>{{end}}</table>{{end}}
-<h2>Import</h2>
-<p>{{.Import.State}}{{if .Import.Error}}: <span class="bad">{{.Import.Error}}</span>{{end}} &mdash;
-{{.Import.FilesDone}} of {{.Import.FilesTotal}} files, {{bytes .Import.BytesDone}} of {{bytes .Import.BytesTotal}}</p>
-{{range .Import.Refused}}<p class="bad">refused {{.Product}}: {{.Reason}}</p>{{end}}
-{{if .Import.Current}}<table><tr><th>file</th><th>from</th><th>progress</th></tr>
-{{range .Import.Current}}<tr><td>{{.Name}}</td><td>{{.From}}</td><td>{{bytes .Done}} of {{bytes .Size}}</td></tr>{{end}}</table>{{end}}
-<h2>Store</h2>
-<p>{{.Store.Dir}}: {{.Store.Files}} files, {{bytes .Store.Bytes}}; {{bytes .Store.FreeBytes}} free; {{.Store.Quarantine}} quarantined</p>
-</body></html>
-`))
+	"pct":       percent,
+	"when":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"ago":       ago,
+	"took":      took,
+	"join":      strings.Join,
+	"orDash":    orDash,
+	"timePtr":   func(t *time.Time) time.Time { return *t },
+	"selection": selectionText,
+}).ParseFS(assets, "assets/*.html"))
 
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
-	st, err := s.Status(r.Context())
-	if err != nil {
-		s.internal(w, "build status", err)
-		return
+// percent is 100*a/b rounded down, 0 when b is 0, at most 100.
+func percent(a, b int64) int {
+	if b <= 0 || a <= 0 {
+		return 0
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := page.Execute(w, st); err != nil {
-		s.d.Log.Debug("write status page", "err", err)
+	return int(min(100, 100*float64(a)/float64(b)))
+}
+
+// ago says how long before now t was: "12s ago", "5m ago", "3h ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
 	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// took is the duration from a to b (or to now when b is nil), rounded.
+func took(now, a time.Time, b *time.Time) string {
+	end := now
+	if b != nil {
+		end = *b
+	}
+	return end.Sub(a).Round(time.Second).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 // HumanBytes formats n with binary units: 1.5 GiB.
@@ -83,4 +95,26 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[exp-1])
+}
+
+// selectionText describes a source selection: "ubuntu/noble · arch amd64",
+// "everything" for all "*".
+func selectionText(sel wire.Selection) string {
+	all := func(v []string) bool { return len(v) == 0 || len(v) == 1 && v[0] == "*" }
+	var parts []string
+	if sel.OS != "*" || sel.Release != "*" {
+		parts = append(parts, sel.OS+"/"+sel.Release)
+	}
+	for _, f := range []struct {
+		name string
+		v    []string
+	}{{"arch", sel.Arches}, {"subarch", sel.Subarches}, {"label", sel.Labels}} {
+		if !all(f.v) {
+			parts = append(parts, f.name+" "+strings.Join(f.v, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return "everything"
+	}
+	return strings.Join(parts, " · ")
 }

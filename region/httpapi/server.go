@@ -122,6 +122,12 @@ func New(d Deps) *Server {
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
 	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
+	mux.Handle("GET "+pathEvents, s.auth("page", http.HandlerFunc(s.serveEvents)))
+	mux.Handle("POST "+pathActions+"{action...}", s.auth("console", http.HandlerFunc(s.consoleAction)))
+	mux.HandleFunc("GET "+pathAssets+"{file}", s.serveAsset)
+	mux.HandleFunc("GET "+pathLogin, s.serveLogin)
+	mux.HandleFunc("POST "+pathLogin, s.login)
+	mux.Handle("POST "+pathLogout, s.auth("console", http.HandlerFunc(s.logout)))
 	s.handler = mux
 	return s
 }
