@@ -94,6 +94,10 @@ type Status struct {
 	Migrating string `json:"migrating,omitempty"`
 	// Imports is the import history of every region, newest first.
 	Imports []ImportRecord `json:"imports,omitempty"`
+	// ImportsStopped is when an operator stopped imports (`bootfs-region
+	// import --stop`) on every region; nil when they are not stopped. No
+	// region imports or syncs by itself until the next `bootfs-region import`.
+	ImportsStopped *time.Time `json:"imports_stopped,omitempty"`
 }
 
 // RegionStatus is one region's line in Status.

@@ -66,6 +66,12 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	if s.d.Migrating != nil {
 		st.Migrating = s.d.Migrating()
 	}
+	if st.Imports, err = s.importHistory(ctx); err != nil {
+		return st, err
+	}
+	if st.ImportsStopped, err = s.importStopped(ctx); err != nil {
+		return st, err
+	}
 	files, bytes, q := s.d.Store.Usage()
 	free, _ := s.d.Store.Free()
 	st.Store = wire.StoreStatus{Dir: s.d.Store.Dir(), Files: files, Bytes: bytes, FreeBytes: free, Quarantine: q}

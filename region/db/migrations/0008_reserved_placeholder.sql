@@ -1,0 +1,5 @@
+-- Placeholder for migration 0008, which another branch of this release
+-- adds. MERGE NOTE: delete this file when the real 0008_*.sql arrives
+-- (migrations must be numbered 1..n without gaps; this keeps 0009 loadable
+-- on its own branch).
+SELECT 1;
