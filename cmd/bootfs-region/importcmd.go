@@ -204,7 +204,20 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 			_ = bar.Set64(bytes)
 			bar.Describe(fmt.Sprintf("importing %d/%d files", files, filesTotal))
 		case time.Since(lastLog) > 5*time.Second || allDone:
-			fmt.Fprintf(c.App.Writer, "import: %d of %d files, %d of %d bytes\n", files, filesTotal, bytes, bytesTotal)
+			// One line per check, each region's state and progress.
+			parts := make([]string, 0, len(targets))
+			for _, t := range targets {
+				state := t.st.State
+				if t.done && t.st.LastImport != nil {
+					state = t.st.LastImport.State
+				}
+				if t.lost != "" {
+					state = "not answering"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s %d/%d files %s/%s", t.name, state, t.st.FilesDone, t.st.FilesTotal,
+					httpapi.HumanBytes(t.st.BytesDone), httpapi.HumanBytes(t.st.BytesTotal)))
+			}
+			fmt.Fprintf(c.App.Writer, "import: %s\n", strings.Join(parts, "; "))
 			lastLog = time.Now()
 		}
 		if allDone {
