@@ -120,8 +120,8 @@ func printImports(out io.Writer, st wire.Status) error {
 			took = im.Finished.Sub(im.Started).Round(time.Second).String()
 		}
 		errText := im.Error
-		if len(errText) > 80 {
-			errText = errText[:77] + "..."
+		if r := []rune(errText); len(r) > 80 {
+			errText = string(r[:77]) + "..." // the whole error is in status --json
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", im.Region, im.Kind, im.Started.Local().Format("2006-01-02 15:04:05"),
 			took, im.Outcome, im.Files, httpapi.HumanBytes(im.Bytes), errText)

@@ -136,7 +136,7 @@ type SetStatus struct {
 
 // ImportStatus is the progress of the latest import on this region.
 type ImportStatus struct {
-	State string `json:"state"` // "idle", "running", "done", "failed"
+	State string `json:"state"` // "idle", "running", "done", "failed", "stopped" (by an operator: import --stop)
 	// Kind is "import" (upstream metadata, then files) or "sync" (files
 	// only: copying from peers what this region lacks).
 	Kind       string    `json:"kind,omitempty"`
@@ -191,7 +191,7 @@ type ProductFailure struct {
 // ImportEnded is the outcome of one finished import.
 type ImportEnded struct {
 	Number   int64     `json:"number"`
-	State    string    `json:"state"` // "done" or "failed"
+	State    string    `json:"state"` // "done", "failed" or "stopped"
 	Error    string    `json:"error,omitempty"`
 	Finished time.Time `json:"finished"`
 	// FailedProducts are the products this import could not complete (see
