@@ -56,3 +56,17 @@ func (s *Server) importStopped(ctx context.Context) (*time.Time, error) {
 	}
 	return &st.Requested, nil
 }
+
+// liveHistory fills in the bytes and files of this region's running run
+// (the history records them when it ends) from its live progress.
+func liveHistory(hist []wire.ImportRecord, region string, live wire.ImportStatus) {
+	if live.State != "running" {
+		return
+	}
+	for i := range hist {
+		if h := &hist[i]; h.Region == region && h.Outcome == "running" && h.Kind == live.Kind {
+			h.Bytes, h.Files = live.BytesDone, live.FilesDone
+			return
+		}
+	}
+}

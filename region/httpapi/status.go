@@ -69,6 +69,7 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	if st.Imports, err = s.importHistory(ctx); err != nil {
 		return st, err
 	}
+	liveHistory(st.Imports, s.d.Region, st.Import)
 	if st.ImportsStopped, err = s.importStopped(ctx); err != nil {
 		return st, err
 	}
