@@ -83,6 +83,20 @@ func TestImportStopOnEveryRegion(t *testing.T) {
 			m.Served("")-m.Served("/streams/") > want/10
 	})
 
+	// The history shows both running, with this region's live progress.
+	running := map[string]bool{}
+	for _, h := range status(t, rs[0]).Imports {
+		if h.Outcome == "running" && h.Finished == nil {
+			running[h.Region] = true
+			if h.Region == "r1" && h.Kind == "import" && h.Bytes == 0 {
+				t.Errorf("r1's running import shows no bytes in r1's status: %+v", h)
+			}
+		}
+	}
+	if !running["r1"] || !running["r2"] {
+		t.Errorf("history does not show both imports running: %v", running)
+	}
+
 	post(t, rs[1].URL()+wire.PathImportStop, rs[1].Secret)
 	regiontest.Eventually(t, 20*time.Second, "both regions stopped", func() bool {
 		return importStatus(t, rs[0]).State == "stopped" && importStatus(t, rs[1]).State == "stopped"
@@ -141,7 +155,7 @@ func TestImportStopOnEveryRegion(t *testing.T) {
 	m.BytesPerSec.Store(0)
 	ranges := m.RangeRequests.Load()
 	post(t, rs[0].URL()+wire.PathImport, rs[0].Secret)
-	converged(t, []*regiontest.Region{rs[0], rs[1], r3}, 90*time.Second)
+	converged(t, []*regiontest.Region{rs[0], rs[1], r3}, 3*time.Minute)
 	second := m.Served("") - m.Served("/streams/") - served
 	t.Logf("second import fetched %d bytes", second)
 	// Resumed partial files are not fetched again. (Bytes the mirror sent
