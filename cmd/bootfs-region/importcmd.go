@@ -130,7 +130,11 @@ func requestImports(ctx context.Context, c *cli.Context, api *apiClient) ([]*imp
 	var down []downRegion
 	for _, r := range regions {
 		if !r.Alive {
-			down = append(down, downRegion{r.Name, "no heartbeat since " + r.LastHeartbeat.Format(time.RFC3339)})
+			why := "no heartbeat since " + r.LastHeartbeat.Format(time.RFC3339)
+			if r.Stopped != nil {
+				why = "stopped at " + r.Stopped.Format(time.RFC3339) + ", no heartbeat since"
+			}
+			down = append(down, downRegion{r.Name, why})
 			continue
 		}
 		t := &importTarget{name: r.Name, api: api.at(r.URL)}

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region"
 )
 
@@ -50,6 +52,20 @@ func TestImportWaitNamesDownRegion(t *testing.T) {
 	r2 := regiontest.StartRegion(t, regiontest.Options{Name: "r2", DatabaseURL: dbURL, SecretFile: r1.SecretFile})
 	r1.AddSource(t, m)
 	r2.Stop() // still registered, down
+	regiontest.Eventually(t, 30*time.Second, "r1 to list r2 as down", func() bool {
+		resp := r1.Get(t, wire.PathRegions, nil)
+		defer resp.Body.Close()
+		var regs []wire.RegionStatus
+		if err := json.NewDecoder(resp.Body).Decode(&regs); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range regs {
+			if r.Name == "r2" && !r.Alive {
+				return true
+			}
+		}
+		return false
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	done := make(chan struct{})
