@@ -132,7 +132,7 @@ func requestImports(ctx context.Context, c *cli.Context, api *apiClient) ([]*imp
 		if !r.Alive {
 			why := "no heartbeat since " + r.LastHeartbeat.Format(time.RFC3339)
 			if r.Stopped != nil {
-				why = "stopped at " + r.Stopped.Format(time.RFC3339) + ", no heartbeat since"
+				why = "it stopped at " + r.Stopped.Format(time.RFC3339)
 			}
 			down = append(down, downRegion{r.Name, why})
 			continue
