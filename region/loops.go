@@ -3,17 +3,24 @@ package region
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/importer"
 	regionsync "github.com/bootfs/bootfs/region/sync"
 )
 
 // importLoop imports at start (when asked), on request and periodically,
-// and cleans up after each import.
+// and cleans up after each import. While an operator has stopped imports
+// (import --stop) nothing starts by itself: not at start, not periodically.
 func (r *Region) importLoop(ctx context.Context) error {
 	if r.cfg.ImportOnStart {
-		_ = r.StartImport()
+		if r.importer.Syncer().Stopped() {
+			r.log.Info("imports are stopped by an operator (bootfs-region import --stop): not importing at start; `bootfs-region import` starts again")
+		} else {
+			r.kickImport()
+		}
 	}
 	var tick <-chan time.Time
 	if r.cfg.ImportInterval > 0 {
@@ -40,6 +47,12 @@ func (r *Region) importLoop(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, importer.ErrStopped) {
+			// Stopped now, or refused to start while stopped: not a
+			// failure. What was fetched before the stop is published.
+			r.afterRun(ctx)
+			continue
 		}
 		if failures, failed := regionsync.ProductFailures(err); failed {
 			r.log.Error("import failed", "err", err)
@@ -84,4 +97,89 @@ func (r *Region) cleanupLoop(ctx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// StartImport is an operator asking for an import now (POST
+// /api/v1/import, `bootfs-region import`): it withdraws a pending stop on
+// every region (they hear it through PostgreSQL) and asks the import loop
+// to run.
+func (r *Region) StartImport() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.db.ClearImportStop(ctx); err != nil {
+		return fmt.Errorf("withdraw the import stop: %w", err)
+	}
+	r.importer.Resume()
+	r.kickImport()
+	return nil
+}
+
+// kickImport asks the import loop to run an import now. It does not
+// withdraw an operator's stop (the import then refuses to start): a
+// region's own reasons to import, such as a quarantined file, wait for the
+// operator's next `bootfs-region import`.
+func (r *Region) kickImport() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+// StopImport is an operator stopping imports (POST /api/v1/import/stop,
+// `bootfs-region import --stop`): the stop is recorded in PostgreSQL and
+// announced, so every region ends its running import or sync (stopLoop);
+// this region ends its own at once. Partial downloads stay on disk and the
+// next `bootfs-region import` resumes them.
+func (r *Region) StopImport(ctx context.Context) error {
+	if err := r.db.RequestImportStop(ctx, r.cfg.Name); err != nil {
+		return err
+	}
+	r.importer.Stop()
+	r.log.Info("imports stopped by an operator on every region")
+	return nil
+}
+
+// stopLoop applies the operator's stop and its withdrawal, announced by
+// any region through PostgreSQL, to this region's importer (and looks
+// again whenever the listening connection comes back).
+func (r *Region) stopLoop(ctx context.Context) error {
+	poke := make(chan struct{}, 1)
+	r.db.Watch(ctx, r.log, func(payload string) {
+		switch payload {
+		case db.Reconnected, db.PayloadImportStop, db.PayloadImportResume:
+			select {
+			case poke <- struct{}{}:
+			default:
+			}
+		}
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poke:
+		}
+		r.applyImportStop(ctx)
+	}
+}
+
+// applyImportStop stops or resumes this region's importer as the database
+// says (the one truth every region reads).
+func (r *Region) applyImportStop(ctx context.Context) {
+	st, stopped, err := r.db.PendingImportStop(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("read the operator's import stop", "err", err)
+		}
+		return
+	}
+	was := r.importer.Syncer().Stopped()
+	switch {
+	case stopped && !was:
+		r.importer.Stop()
+		r.log.Info("imports stopped by an operator", "requested", st.Requested, "at_region", st.ByRegion)
+	case !stopped && was:
+		r.importer.Resume()
+		r.log.Info("imports may run again")
+	}
 }

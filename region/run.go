@@ -96,13 +96,18 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
 	r.registerImportGauges()
+	r.registerHistoryGauges()
+	r.applyImportStop(ctx) // a stop pending at start-up holds from the first moment
+	if err := r.db.EndInterruptedRuns(ctx, r.id); err != nil {
+		r.log.Warn("import history: record the runs cut short by the last stop", "err", err)
+	}
 	r.tree = tree.NewWatcher(r.db, r.log.With("component", "tree"), cfg.AliveWindow, r.cfg.CleanupGrace, 10*time.Second)
 	if err := r.tree.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
-		ImportStatus: r.importer.Status, StartImport: r.StartImport,
+		ImportStatus: r.importer.Status, StartImport: r.StartImport, StopImport: r.StopImport,
 		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable, Retire: r.Retire,
 		Log: r.log.With("component", "http"), Registry: r.registry,
 	})
@@ -221,21 +226,13 @@ func (r *Region) ImportNow(ctx context.Context) error {
 	return err
 }
 
-// StartImport asks the import loop to run an import now.
-func (r *Region) StartImport() error {
-	select {
-	case r.kick <- struct{}{}:
-	default: // one is already pending
-	}
-	return nil
-}
-
 // Serve runs the region until ctx is done.
 func (r *Region) Serve(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.api.Serve(ctx, r.ln) })
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
+	g.Go(func() error { return r.stopLoop(ctx) })
 	g.Go(func() error {
 		// The one-time migration comes first: imports and peer copies
 		// start once this region's legacy content (if any) is on disk.
@@ -311,7 +308,7 @@ func (r *Region) forgetCorrupt(d digest.Digest) {
 	if err := r.db.Forget(ctx, r.id, []digest.Digest{d}); err != nil {
 		r.log.Error("forget quarantined file", "sha256", d, "err", err)
 	}
-	_ = r.StartImport() // fetch it again
+	r.kickImport() // fetch it again
 }
 
 func (r *Region) heartbeat(ctx context.Context) error {
@@ -390,7 +387,8 @@ func (r *Region) migrateLegacy(ctx context.Context) error {
 	if err := r.tree.Refresh(ctx); err != nil {
 		return err
 	}
-	return r.StartImport()
+	r.kickImport()
+	return nil
 }
 
 // registerImportGauges exposes the import's progress as Prometheus gauges.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -93,7 +94,39 @@ func printStatus(out io.Writer, st wire.Status) error {
 		fmt.Fprintf(out, "\n  FAILED PRODUCT %s %s %s (%s): %s: %s", f.Resource, f.Architecture, f.Version, f.Product, f.File, f.Reason)
 	}
 	fmt.Fprintf(out, "\nstore (%s): %s: %d files, %s, %s free, %d quarantined\n", st.Region, st.Store.Dir, st.Store.Files, hb(st.Store.Bytes), hb(int64(st.Store.FreeBytes)), st.Store.Quarantine)
-	return nil
+	return printImports(out, st)
+}
+
+// statusImports is how many rows of import history `status` prints
+// (`status --json` has every region's last 100).
+const statusImports = 10
+
+// printImports prints the newest imports and syncs of every region, and
+// whether an operator stopped imports.
+func printImports(out io.Writer, st wire.Status) error {
+	if st.ImportsStopped != nil {
+		fmt.Fprintf(out, "\nIMPORTS STOPPED by an operator since %s (bootfs-region import --stop): no region imports or syncs by itself; `bootfs-region import` resumes\n",
+			st.ImportsStopped.Local().Format("2006-01-02 15:04:05"))
+	}
+	if len(st.Imports) == 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "\nimports (newest first, %d of %d)\n", min(len(st.Imports), statusImports), len(st.Imports))
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tKIND\tSTARTED\tTOOK\tOUTCOME\tFILES\tBYTES\tERROR")
+	for _, im := range st.Imports[:min(len(st.Imports), statusImports)] {
+		took := "-"
+		if im.Finished != nil {
+			took = im.Finished.Sub(im.Started).Round(time.Second).String()
+		}
+		errText := im.Error
+		if r := []rune(errText); len(r) > 80 {
+			errText = string(r[:77]) + "..." // the whole error is in status --json
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", im.Region, im.Kind, im.Started.Local().Format("2006-01-02 15:04:05"),
+			took, im.Outcome, im.Files, httpapi.HumanBytes(im.Bytes), errText)
+	}
+	return tw.Flush()
 }
 
 func pct(a, b int64) string {

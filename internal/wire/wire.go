@@ -94,6 +94,10 @@ type Status struct {
 	Migrating string `json:"migrating,omitempty"`
 	// Imports is the import history of every region, newest first.
 	Imports []ImportRecord `json:"imports,omitempty"`
+	// ImportsStopped is when an operator stopped imports (`bootfs-region
+	// import --stop`) on every region; nil when they are not stopped. No
+	// region imports or syncs by itself until the next `bootfs-region import`.
+	ImportsStopped *time.Time `json:"imports_stopped,omitempty"`
 }
 
 // RegionStatus is one region's line in Status.
@@ -132,7 +136,7 @@ type SetStatus struct {
 
 // ImportStatus is the progress of the latest import on this region.
 type ImportStatus struct {
-	State string `json:"state"` // "idle", "running", "done", "failed"
+	State string `json:"state"` // "idle", "running", "done", "failed", "stopped" (by an operator: import --stop)
 	// Kind is "import" (upstream metadata, then files) or "sync" (files
 	// only: copying from peers what this region lacks).
 	Kind       string    `json:"kind,omitempty"`
@@ -187,7 +191,7 @@ type ProductFailure struct {
 // ImportEnded is the outcome of one finished import.
 type ImportEnded struct {
 	Number   int64     `json:"number"`
-	State    string    `json:"state"` // "done" or "failed"
+	State    string    `json:"state"` // "done", "failed" or "stopped"
 	Error    string    `json:"error,omitempty"`
 	Finished time.Time `json:"finished"`
 	// FailedProducts are the products this import could not complete (see

@@ -37,6 +37,9 @@ type Deps struct {
 	ImportStatus func() wire.ImportStatus
 	// StartImport asks for an import now; it must not block on the import.
 	StartImport func() error
+	// StopImport stops the running import on every region (importapi.go);
+	// it must not block on the import ending.
+	StopImport func(ctx context.Context) error
 	// Unavailable, if it returns a non-empty reason, makes file endpoints
 	// answer 503 with it (e.g. during the one-time migration).
 	Unavailable func() string
@@ -110,6 +113,7 @@ func New(d Deps) *Server {
 	mux.Handle("GET "+wire.PathStatus, s.auth("status", http.HandlerFunc(s.serveStatus)))
 	mux.Handle("GET "+wire.PathImport, s.auth("import", http.HandlerFunc(s.serveImportStatus)))
 	mux.Handle("POST "+wire.PathImport, s.auth("import", http.HandlerFunc(s.startImport)))
+	mux.Handle("POST "+wire.PathImportStop, s.auth("import", http.HandlerFunc(s.stopImport)))
 	mux.Handle("GET "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.listSources)))
 	mux.Handle("POST "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.addSource)))
 	mux.Handle("PUT "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.updateSource)))

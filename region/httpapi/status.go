@@ -66,6 +66,13 @@ func (s *Server) Status(ctx context.Context) (wire.Status, error) {
 	if s.d.Migrating != nil {
 		st.Migrating = s.d.Migrating()
 	}
+	if st.Imports, err = s.importHistory(ctx); err != nil {
+		return st, err
+	}
+	liveHistory(st.Imports, s.d.Region, st.Import)
+	if st.ImportsStopped, err = s.importStopped(ctx); err != nil {
+		return st, err
+	}
 	files, bytes, q := s.d.Store.Usage()
 	free, _ := s.d.Store.Free()
 	st.Store = wire.StoreStatus{Dir: s.d.Store.Dir(), Files: files, Bytes: bytes, FreeBytes: free, Quarantine: q}

@@ -93,6 +93,19 @@ const BannerDiskSpace = regionsync.BannerDiskSpace
 // ErrNoSpace is returned when the store lacks room for what must be fetched.
 var ErrNoSpace = regionsync.ErrNoSpace
 
+// ErrStopped is returned by Run for an import an operator stopped (Stop),
+// and while imports stay stopped. It is the outcome "stopped", not a failure.
+var ErrStopped = regionsync.ErrStopped
+
+// Stop ends the running import or sync of this region, if any: downloads
+// in flight abort and keep their partial files (the next import resumes
+// them), and the run ends "stopped". Until Resume, Run returns ErrStopped
+// at once (no import or sync starts by itself).
+func (im *Importer) Stop() { im.sync.Stop() }
+
+// Resume lets imports and syncs run again after Stop.
+func (im *Importer) Resume() { im.sync.Resume() }
+
 // Syncer is the peer sync sharing this importer's lock and status.
 func (im *Importer) Syncer() *regionsync.Syncer { return im.sync }
 
@@ -114,17 +127,28 @@ func (im *Importer) run(ctx context.Context) (err error) {
 	if m := im.cfg.Metrics; m != nil {
 		m.runs.Inc()
 		defer func() {
-			if _, failed := regionsync.ProductFailures(err); failed {
+			if _, failed := regionsync.ProductFailures(err); failed && !errors.Is(err, ErrStopped) {
 				m.failures.Inc()
 			}
 		}()
 	}
+	defer func() { // runs before the metrics' defer above
+		// Stopped by an operator: an outcome of its own, not a failure
+		// (whatever the aborted downloads reported).
+		if errors.Is(context.Cause(ctx), ErrStopped) {
+			err = ErrStopped
+			im.log.Info("import stopped by an operator; partial downloads are kept for the next import")
+		}
+	}()
 	start := time.Now()
 	metaErr := im.syncMetadata(ctx)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	fetchErr := im.sync.Converge(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	err = errors.Join(metaErr, fetchErr)
 	if failures, failed := regionsync.ProductFailures(err); !failed {
 		im.log.Info("import finished", "duration", time.Since(start).Round(time.Millisecond), "failed_products", len(failures))

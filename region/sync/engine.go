@@ -64,6 +64,42 @@ type Syncer struct {
 	log     *slog.Logger
 	lock    Lock
 	tracker *Tracker
+
+	runMu  sync.Mutex              // guards cancel and held
+	cancel context.CancelCauseFunc // ends the current run; nil when none runs
+	held   bool                    // an operator stopped imports: runs refuse to start
+}
+
+// ErrStopped ends a run an operator stopped (`bootfs-region import --stop`),
+// and is returned by Run while imports stay stopped. It is an outcome of
+// its own ("stopped"), not a failure: partial downloads stay on disk and the
+// next import resumes them.
+var ErrStopped = errors.New("stopped by an operator (bootfs-region import --stop); `bootfs-region import` starts again")
+
+// Stop ends the current run, if any, with ErrStopped (downloads in flight
+// abort and keep their partial files) and makes Run refuse to start until
+// Resume.
+func (s *Syncer) Stop() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.held = true
+	if s.cancel != nil {
+		s.cancel(ErrStopped)
+	}
+}
+
+// Resume lets runs start again after Stop.
+func (s *Syncer) Resume() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.held = false
+}
+
+// Stopped reports whether runs are stopped (Stop without Resume since).
+func (s *Syncer) Stopped() bool {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	return s.held
 }
 
 // New returns a Syncer.
@@ -121,15 +157,38 @@ func (s *Syncer) Lock() *Lock { return &s.lock }
 func (s *Syncer) Status() wire.ImportStatus { return s.tracker.Status() }
 
 // Run runs fn as a run of kind ("import" or "sync") under the lock,
-// tracking its progress; ErrBusy if another run holds the lock.
+// tracking its progress and recording it in the import history; ErrBusy if
+// another run holds the lock, ErrStopped if an operator stopped imports
+// (before or during the run).
 func (s *Syncer) Run(ctx context.Context, kind string, fn func(ctx context.Context) error) (err error) {
 	release, err := s.lock.TryRun()
 	if err != nil {
 		return err
 	}
 	defer release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.runMu.Lock()
+	if s.held {
+		s.runMu.Unlock()
+		return ErrStopped
+	}
+	s.cancel = cancel
+	s.runMu.Unlock()
+	defer func() {
+		s.runMu.Lock()
+		s.cancel = nil
+		s.runMu.Unlock()
+	}()
 	s.tracker.Begin(kind)
-	defer func() { s.tracker.Finish(err) }()
+	id := s.beginHistory(ctx, kind)
+	defer func() {
+		if errors.Is(context.Cause(ctx), ErrStopped) {
+			err = ErrStopped // whatever the aborted downloads said
+		}
+		s.tracker.Finish(err)
+		s.endHistory(ctx, id, s.tracker.Status())
+	}()
 	return fn(ctx)
 }
 

@@ -20,7 +20,8 @@ type LoopOptions struct {
 // announces a change and at Interval. This is how a region catches up
 // after being down, and how regions that did not run the import get the
 // files of a new set. A round is skipped while an import runs (it
-// converges too). Loop returns when ctx ends.
+// converges too), and while an operator has stopped imports (Stop): a
+// sync would resume the stopped downloads. Loop returns when ctx ends.
 func (s *Syncer) Loop(ctx context.Context, o LoopOptions) error {
 	s.cfg.DB.Rounds(ctx, s.log, o.Interval, []string{"set", "sync", "region"}, func() {
 		wants, err := s.cfg.DB.Wanted(ctx, s.cfg.RegionID)
@@ -28,7 +29,7 @@ func (s *Syncer) Loop(ctx context.Context, o LoopOptions) error {
 			return
 		}
 		err = s.Sync(ctx)
-		if errors.Is(err, ErrBusy) || ctx.Err() != nil {
+		if errors.Is(err, ErrBusy) || errors.Is(err, ErrStopped) || ctx.Err() != nil {
 			return
 		}
 		if err != nil {

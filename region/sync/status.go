@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -40,20 +41,27 @@ func (t *Tracker) Begin(kind string) {
 		Imports: imports, LastImport: t.status.LastImport}
 }
 
-// Finish ends the run with its outcome.
+// Finish ends the run with its outcome: "done" (product failures alone
+// leave a run done), "stopped" (ErrStopped: an operator's stop is not a
+// failure) or "failed".
 func (t *Tracker) Finish(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.status.Finished = time.Now()
 	t.status.Current = nil
 	t.status.State = "done"
-	failures, other := ProductFailures(err)
-	t.status.FailedProducts = failures
-	if other {
-		// Product failures alone leave the run done.
-		t.status.State = "failed"
-		t.status.Error = err.Error()
+	var failures []wire.ProductFailure
+	if errors.Is(err, ErrStopped) {
+		t.status.State = "stopped"
+	} else {
+		var other bool
+		failures, other = ProductFailures(err)
+		if other {
+			t.status.State = "failed"
+			t.status.Error = err.Error()
+		}
 	}
+	t.status.FailedProducts = failures
 	if t.status.Kind == "import" {
 		t.status.LastImport = &wire.ImportEnded{Number: t.status.Imports, State: t.status.State,
 			Error: t.status.Error, Finished: t.status.Finished, FailedProducts: failures}
