@@ -24,9 +24,16 @@ func (r *Region) retire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	uploaded, err := r.db.UploadedSetIDs(ctx)
+	if err != nil {
+		return err
+	}
 	var gone, back []int64
 	var goneNames []string
 	for _, s := range sets {
+		if uploaded[s.ID] {
+			continue
+		}
 		switch p := picked(srcs, s); {
 		case !p && !s.Retired:
 			gone = append(gone, s.ID)

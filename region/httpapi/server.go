@@ -46,6 +46,8 @@ type Deps struct {
 	// while serving, after it was quarantined, so the region forgets it
 	// and fetches it again. It must not block.
 	OnCorrupt func(digest.Digest)
+	// Uploads receives custom image uploads (wire.PathUploads); nil: 404.
+	Uploads Uploads
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
 	// Timeouts; zero values get the defaults below.
@@ -106,6 +108,12 @@ func New(d Deps) *Server {
 	mux.Handle("DELETE "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.removeSource)))
 	mux.Handle("GET "+wire.PathRegions, s.auth("regions", http.HandlerFunc(s.listRegions)))
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
+	if d.Uploads != nil {
+		mux.Handle("POST "+wire.PathUploads, s.auth("uploads", http.HandlerFunc(s.startUpload)))
+		mux.Handle("PUT "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.putUpload)))
+		mux.Handle("GET "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.getUpload)))
+		mux.Handle("DELETE "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.deleteUpload)))
+	}
 	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
 	s.handler = mux
