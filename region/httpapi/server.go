@@ -46,8 +46,6 @@ type Deps struct {
 	// while serving, after it was quarantined, so the region forgets it
 	// and fetches it again. It must not block.
 	OnCorrupt func(digest.Digest)
-	// Uploads receives custom image uploads (wire.PathUploads); nil: 404.
-	Uploads Uploads
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
 	// Timeouts; zero values get the defaults below.
@@ -58,6 +56,9 @@ type Deps struct {
 	// write (a body of any size goes out while the client keeps reading;
 	// a client that stops reading is cut after it). Default 1m.
 	WriteTimeout time.Duration
+
+	// Uploads receives custom image uploads (wire.PathUploads); nil: 404.
+	Uploads Uploads
 }
 
 // Default timeouts of Deps.

@@ -95,4 +95,3 @@ func BaseImage(b string) error {
 	}
 	return nil
 }
-
