@@ -427,3 +427,58 @@ func TestUploadNotRetired(t *testing.T) {
 		t.Errorf("%d uploaded sets retired", retired)
 	}
 }
+
+// cutBody yields n bytes of b, then fails: a client killed mid-chunk.
+type cutBody struct {
+	b []byte
+	n int
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.n == 0 {
+		return 0, io.ErrClosedPipe
+	}
+	k := copy(p, c.b[:min(len(c.b), c.n)])
+	c.b, c.n = c.b[k:], c.n-k
+	return k, nil
+}
+
+// TestUploadCutMidChunkResumes: a connection cut in the middle of a chunk
+// keeps what arrived; the next declaration of the same upload says so, and
+// the client sends only the rest.
+func TestUploadCutMidChunkResumes(t *testing.T) {
+	r := regiontest.StartRegion(t, regiontest.Options{})
+	data := randomBytes(3, 5<<20+77)
+	in := declare("cut", data)
+	code, u, msg := startUpload(t, r, in)
+	if code != http.StatusOK || u.Received != 0 {
+		t.Fatalf("start: %d %s", code, msg)
+	}
+	req, _ := http.NewRequest(http.MethodPut, r.URL()+wire.PathUploads+"/"+u.ID+"?offset=0", &cutBody{b: data, n: 3<<20 + 5})
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Authorization", "Bearer "+r.Secret)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the cut PUT answered %s", resp.Status)
+	}
+	if _, ok := treeEntry(t, r, uploadPath("cut")); ok {
+		t.Fatal("the cut upload is in the tree")
+	}
+	var got wire.Upload
+	regiontest.Eventually(t, 10*time.Second, "the region to count what arrived", func() bool {
+		code, out := apiCall(t, r, http.MethodGet, wire.PathUploads+"/"+u.ID, "", nil)
+		return code == http.StatusOK && json.Unmarshal(out, &got) == nil && got.Received == 3<<20+5
+	})
+	cl := &upload.Client{Base: r.URL(), Secret: r.Secret}
+	res, err := cl.Send(context.Background(), in, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Done || res.ID != u.ID || res.Resumed != 3<<20+5 || res.Sent != int64(len(data))-res.Resumed {
+		t.Fatalf("resumed upload: %+v", res)
+	}
+	regiontest.Eventually(t, 10*time.Second, "the upload in the tree", func() bool {
+		e, ok := treeEntry(t, r, uploadPath("cut"))
+		return ok && e.SHA256 == in.SHA256
+	})
+}
