@@ -12,7 +12,13 @@ import (
 var imagesSubcommands []*cli.Command
 
 func imagesCommand() *cli.Command {
-	subs := slices.Clone(imagesSubcommands)
+	// Copies: running a command appends its help flag to it, and each app
+	// (the tests build many) must start from the definitions.
+	subs := make([]*cli.Command, 0, len(imagesSubcommands))
+	for _, c := range imagesSubcommands {
+		cc := *c
+		subs = append(subs, &cc)
+	}
 	slices.SortFunc(subs, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
 	return &cli.Command{
 		Name:        "images",
