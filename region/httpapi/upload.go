@@ -36,6 +36,9 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad upload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	// Resuming re-hashes the bytes the region has, and a complete upload
+	// is committed and recorded here: both may take a while.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(uploadFinishTime))
 	u, err := s.d.Uploads.Start(r.Context(), in)
 	if err != nil {
 		s.uploadError(w, "start upload", u, err)
@@ -117,7 +120,13 @@ func (s *Server) uploadError(w http.ResponseWriter, what string, u wire.Upload, 
 	}
 }
 
-// stallReader moves the response's write deadline on with every read.
+// uploadFinishTime bounds the answer to a request that completes an upload
+// (commit, which waits for a running import or sync to release the store
+// lock, and recording) or resumes one (re-hashing what arrived before).
+const uploadFinishTime = 15 * time.Minute
+
+// stallReader moves the response's write deadline on with every read, and
+// by uploadFinishTime once the body has ended.
 type stallReader struct {
 	r     io.Reader
 	rc    *http.ResponseController
@@ -126,5 +135,9 @@ type stallReader struct {
 
 func (s *stallReader) Read(b []byte) (int, error) {
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
-	return s.r.Read(b)
+	n, err := s.r.Read(b)
+	if err == io.EOF {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(uploadFinishTime))
+	}
+	return n, err
 }
