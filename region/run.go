@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	r.uploads = upload.New(upload.Config{
 		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name, Lock: r.importer.Syncer().Lock(),
-		Log: r.log.With("component", "upload"),
+		Log: r.log.With("component", "upload"), Metrics: r.registry,
 	})
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,

@@ -310,6 +310,13 @@ func TestUploadRefused(t *testing.T) {
 		}
 	}
 
+	metrics, _ := io.ReadAll(r.Get(t, wire.PathMetrics, nil).Body)
+	for _, want := range []string{`bootfs_region_uploads_total{outcome="refused"} 2`, "bootfs_region_upload_received_bytes_total "} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
 	// Not enough disk: a region whose store is a small tmpfs.
 	small := regiontest.StartRegion(t, regiontest.Options{Name: "small", Storage: filepath.Join(tmpfs.Mount(t, "8m"), "store")})
 	big := randomBytes(2, 16<<20)

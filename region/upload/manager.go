@@ -48,6 +48,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
@@ -91,11 +93,14 @@ type Config struct {
 	// open (default 10m); the file stays for a resume either way.
 	Idle time.Duration
 	Log  *slog.Logger // nil: discard
+	// Metrics, if set, gets the upload metrics.
+	Metrics prometheus.Registerer
 }
 
 // Manager receives uploads on one region. It is safe for concurrent use.
 type Manager struct {
 	cfg Config
+	m   *metrics
 	// mu guards open.
 	mu   sync.Mutex
 	open map[string]*session
@@ -124,7 +129,7 @@ func New(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, open: map[string]*session{}}
+	return &Manager{cfg: cfg, m: newMetrics(cfg.Metrics), open: map[string]*session{}}
 }
 
 // Run closes the partial files of idle uploads until ctx is done, then
@@ -228,6 +233,7 @@ func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, 
 		return m.state(s.row, s.row.Size), nil
 	}
 	if err := m.checkSpace(s.row.Size - s.p.Offset()); err != nil {
+		m.m.finished("refused")
 		m.end(s, true)
 		_ = m.cfg.DB.DeleteUpload(ctx, s.row.ID)
 		return wire.Upload{}, err
@@ -369,13 +375,15 @@ func (m *Manager) Write(ctx context.Context, id string, off int64, body io.Reade
 	}
 	// One byte beyond the declared size is read so that an excess is
 	// caught (Write refuses it and drops the partial).
-	_, err = s.p.ReadFrom(&ctxReader{ctx: ctx, r: io.LimitReader(body, min(MaxChunk, s.row.Size-off+1))})
+	n, err := s.p.ReadFrom(&ctxReader{ctx: ctx, r: io.LimitReader(body, min(MaxChunk, s.row.Size-off+1))})
 	s.used = time.Now()
+	m.m.received(n)
 	if err != nil {
 		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNoSpace) {
 			s.p = nil // Write ended the Pending and removed the partial
 			m.end(s, true)
 			_ = m.cfg.DB.DeleteUpload(context.WithoutCancel(ctx), id)
+			m.m.finished("refused")
 			if errors.Is(err, store.ErrCorrupt) {
 				m.cfg.Log.Warn("upload refused: more bytes than declared", "upload", id, "name", s.row.Name, "size", s.row.Size)
 				return wire.Upload{}, fmt.Errorf("%w: size mismatch: more than the %d bytes declared were sent; nothing was stored: "+
@@ -406,6 +414,7 @@ func (m *Manager) finish(ctx context.Context, s *session) (wire.Upload, error) {
 		if err != nil {
 			m.end(s, true)
 			if errors.Is(err, store.ErrCorrupt) {
+				m.m.finished("refused")
 				_ = m.cfg.DB.DeleteUpload(ctx, s.row.ID)
 				m.cfg.Log.Warn("upload refused: wrong bytes", "upload", s.row.ID, "name", s.row.Name, "err", err)
 				return fmt.Errorf("%w: wrong bytes: %s (the file changed, or is not the one whose sha256 was given); nothing was stored: "+
@@ -440,6 +449,7 @@ func (m *Manager) finish(ctx context.Context, s *session) (wire.Upload, error) {
 		row.Done, row.Version = true, version
 		s.row = row
 		out = m.state(row, row.Size)
+		m.m.finished("stored")
 		m.cfg.Log.Info("upload stored", "upload", row.ID, "name", row.Name, "architecture", row.Architecture,
 			"version", version, "sha256", row.SHA256, "size", row.Size)
 		return nil
