@@ -125,8 +125,9 @@ func (s *Server) uploadError(w http.ResponseWriter, what string, u wire.Upload, 
 // lock, and recording) or resumes one (re-hashing what arrived before).
 const uploadFinishTime = 15 * time.Minute
 
-// stallReader moves the response's write deadline on with every read, and
-// by uploadFinishTime once the body has ended.
+// stallReader moves the request's read and the response's write deadline
+// on with every read, and the write deadline by uploadFinishTime once the
+// body has ended.
 type stallReader struct {
 	r     io.Reader
 	rc    *http.ResponseController
@@ -134,6 +135,9 @@ type stallReader struct {
 }
 
 func (s *stallReader) Read(b []byte) (int, error) {
+	// A client that stops sending (a dead peer, a cut cable) is cut after
+	// stall too, so the upload is free for the next attempt.
+	_ = s.rc.SetReadDeadline(time.Now().Add(s.stall))
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
 	n, err := s.r.Read(b)
 	if err == io.EOF {

@@ -87,7 +87,8 @@ type Config struct {
 	RegionID   int64
 	RegionName string
 	Lock       Lock
-	// Reserve is free space kept beyond an upload's bytes (default 100 MiB).
+	// Reserve is free space kept beyond an upload's bytes (default 100 MiB;
+	// negative: none).
 	Reserve int64
 	// Idle is how long an upload nobody writes to keeps its partial file
 	// open (default 10m); the file stays for a resume either way.
@@ -123,6 +124,7 @@ func New(cfg Config) *Manager {
 	if cfg.Reserve == 0 {
 		cfg.Reserve = 100 << 20
 	}
+	cfg.Reserve = max(cfg.Reserve, 0)
 	if cfg.Idle <= 0 {
 		cfg.Idle = 10 * time.Minute
 	}
