@@ -188,3 +188,27 @@ func (d *DB) UploadedSetIDs(ctx context.Context) (map[int64]bool, error) {
 	}
 	return out, nil
 }
+
+// uploadLock is the advisory lock key held while an upload's version is
+// chosen and recorded ("bootfsup").
+const uploadLock = 0x626f6f7466737570
+
+// WithUploadLock runs fn holding a database-wide lock, so two regions
+// finishing uploads of one resource at the same time choose distinct
+// versions (NextUploadVersion, then RecordSet).
+func (d *DB) WithUploadLock(ctx context.Context, fn func() error) error {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(uploadLock)); err != nil {
+		return fmt.Errorf("take the upload lock: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(uploadLock)); err != nil {
+			_ = conn.Conn().Close(ctx) // closing the session releases the lock
+		}
+	}()
+	return fn()
+}

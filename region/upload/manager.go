@@ -105,8 +105,8 @@ type Manager struct {
 	// mu guards open.
 	mu   sync.Mutex
 	open map[string]*session
-	// finishMu serialises recording, so two uploads of one resource get
-	// distinct versions.
+	// finishMu serialises recording on this region (db.WithUploadLock
+	// across regions), so two uploads of one resource get distinct versions.
 	finishMu sync.Mutex
 }
 
@@ -426,15 +426,19 @@ func (m *Manager) finish(ctx context.Context, s *session) (wire.Upload, error) {
 		}
 		m.end(s, false)
 		row := s.row
-		version, err := m.cfg.DB.NextUploadVersion(ctx, row.Name, row.Architecture, time.Now())
-		if err != nil {
+		var version string
+		err = m.cfg.DB.WithUploadLock(ctx, func() error {
+			var err error
+			if version, err = m.cfg.DB.NextUploadVersion(ctx, row.Name, row.Architecture, time.Now()); err != nil {
+				return err
+			}
+			filename, _ := Filename(row.Filetype)
+			_, err = m.cfg.DB.RecordSet(ctx, db.SetRecord{
+				Name: row.Name, Architecture: row.Architecture, RType: db.RTypeUploaded,
+				Version: version, Label: db.LabelUploaded,
+				Files: []db.FileRecord{{Filename: filename, Filetype: filename, SHA256: row.SHA256, Size: row.Size}},
+			})
 			return err
-		}
-		filename, _ := Filename(row.Filetype)
-		_, err = m.cfg.DB.RecordSet(ctx, db.SetRecord{
-			Name: row.Name, Architecture: row.Architecture, RType: db.RTypeUploaded,
-			Version: version, Label: db.LabelUploaded,
-			Files: []db.FileRecord{{Filename: filename, Filetype: filename, SHA256: row.SHA256, Size: row.Size}},
 		})
 		if err != nil {
 			return err
