@@ -154,7 +154,7 @@ func (b *uploadBar) Write(p []byte) (int, error) {
 func (b *uploadBar) set(n, size int64) {
 	if b.first < 0 && b.name == "uploading" {
 		b.first = n
-		if n > 0 {
+		if n > 0 && n < size {
 			fmt.Fprintf(b.c.App.ErrWriter, "resuming: the region has %s of %s\n", migrate.HumanBytes(n), migrate.HumanBytes(size))
 		}
 	}
