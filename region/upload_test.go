@@ -93,7 +93,7 @@ func TestUploadKilledResumedSyncedMounted(t *testing.T) {
 	cl := &upload.Client{Base: p.base, Secret: "up-secret", Chunk: 4 << 20}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := cl.Send(context.Background(), declare("myimage", data), slowReaderAt{r: bytes.NewReader(data), delay: 20 * time.Millisecond})
+		_, err := cl.Send(context.Background(), declare("myimage", data), slowReaderAt{r: bytes.NewReader(data), delay: 50 * time.Millisecond})
 		errc <- err
 	}()
 	partialOver(t, storage, 6<<20)
