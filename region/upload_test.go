@@ -496,4 +496,14 @@ func TestUploadCutMidChunkResumes(t *testing.T) {
 		e, ok := treeEntry(t, r, uploadPath("cut"))
 		return ok && e.SHA256 == in.SHA256
 	})
+
+	// The same bytes under another name: the region has them, nothing is sent.
+	res, err = cl.Send(context.Background(), declare("copy", data), bytes.NewReader(data))
+	if err != nil || !res.Done || res.Sent != 0 || res.ID == "" {
+		t.Fatalf("upload of bytes the region holds: %+v %v", res, err)
+	}
+	regiontest.Eventually(t, 10*time.Second, "the copy in the tree", func() bool {
+		e, ok := treeEntry(t, r, uploadPath("copy"))
+		return ok && e.SHA256 == in.SHA256
+	})
 }

@@ -212,3 +212,14 @@ func (d *DB) WithUploadLock(ctx context.Context, fn func() error) error {
 	}()
 	return fn()
 }
+
+// HoldsVerified reports whether region regionID holds blob sha completely
+// with its block digests recorded (so it serves it as it is).
+func (d *DB) HoldsVerified(ctx context.Context, regionID int64, sha digest.Digest) (bool, error) {
+	var ok bool
+	err := d.pool.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM blob_sync y JOIN blob b ON b.sha256 = y.sha256
+		               WHERE y.sha256 = $1 AND y.region_id = $2 AND y.size = b.size AND b.block_digests IS NOT NULL)`,
+		sha.String(), regionID).Scan(&ok)
+	return ok, err
+}

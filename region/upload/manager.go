@@ -212,6 +212,9 @@ func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, 
 		row.Done, row.Version = true, ver
 		return m.state(row, row.Size), nil
 	}
+	if u, ok, err := m.startHeld(ctx, row); ok || err != nil {
+		return u, err
+	}
 	found, err := m.cfg.DB.FindUpload(ctx, m.cfg.RegionID, row.Name, row.Architecture, row.SHA256, row.Size)
 	switch {
 	case err == nil:
@@ -244,6 +247,31 @@ func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, 
 		return m.finish(ctx, s)
 	}
 	return m.state(s.row, s.p.Offset()), nil
+}
+
+// startHeld records the upload at once, nothing to send, when this region
+// already holds its bytes (another resource has the same file); ok is
+// false when it does not.
+func (m *Manager) startHeld(ctx context.Context, row db.Upload) (u wire.Upload, ok bool, err error) {
+	err = m.cfg.Lock.Exclusive(func() error { // cleanup cannot delete the file meanwhile
+		held, err := m.cfg.DB.HoldsVerified(ctx, m.cfg.RegionID, row.SHA256)
+		if err != nil || !held {
+			return err
+		}
+		if size, err := m.cfg.Store.Stat(row.SHA256); err != nil || size != row.Size {
+			return nil // not as recorded: the bytes are sent again
+		}
+		m.finishMu.Lock()
+		defer m.finishMu.Unlock()
+		row.ID = newID()
+		if err := m.cfg.DB.CreateUpload(ctx, row); err != nil {
+			return err
+		}
+		ok = true
+		u, err = m.record(context.WithoutCancel(ctx), row, nil)
+		return err
+	})
+	return u, ok, err
 }
 
 // check validates and normalises a declaration into an upload row.
@@ -425,42 +453,53 @@ func (m *Manager) finish(ctx context.Context, s *session) (wire.Upload, error) {
 			return m.storeErr(err)
 		}
 		m.end(s, false)
-		row := s.row
-		var version string
-		err = m.cfg.DB.WithUploadLock(ctx, func() error {
-			var err error
-			if version, err = m.cfg.DB.NextUploadVersion(ctx, row.Name, row.Architecture, time.Now()); err != nil {
-				return err
-			}
-			filename, _ := Filename(row.Filetype)
-			_, err = m.cfg.DB.RecordSet(ctx, db.SetRecord{
-				Name: row.Name, Architecture: row.Architecture, RType: db.RTypeUploaded,
-				Version: version, Label: db.LabelUploaded,
-				Files: []db.FileRecord{{Filename: filename, Filetype: filename, SHA256: row.SHA256, Size: row.Size}},
-			})
-			return err
-		})
-		if err != nil {
-			return err
+		var err2 error
+		out, err2 = m.record(ctx, s.row, blocks)
+		if err2 == nil {
+			s.row.Done, s.row.Version = true, out.Version
 		}
-		if err := m.cfg.DB.SetBlockDigests(ctx, row.SHA256, digest.BlockSize, blocks); err != nil {
-			return err
-		}
-		if err := m.cfg.DB.MarkHeld(ctx, m.cfg.RegionID, row.SHA256, row.Size); err != nil {
-			return err
-		}
-		if err := m.cfg.DB.FinishUpload(ctx, row, version); err != nil {
-			return err
-		}
-		row.Done, row.Version = true, version
-		s.row = row
-		out = m.state(row, row.Size)
-		m.m.finished("stored")
-		m.cfg.Log.Info("upload stored", "upload", row.ID, "name", row.Name, "architecture", row.Architecture,
-			"version", version, "sha256", row.SHA256, "size", row.Size)
-		return nil
+		return err2
 	})
 	return out, err
+}
+
+// record records upload row, whose bytes are stored, as the next version
+// of its resource, with the block digests of its file (nil: recorded
+// already). The caller holds the store lock.
+func (m *Manager) record(ctx context.Context, row db.Upload, blocks []digest.Digest) (wire.Upload, error) {
+	var version string
+	err := m.cfg.DB.WithUploadLock(ctx, func() error {
+		var err error
+		if version, err = m.cfg.DB.NextUploadVersion(ctx, row.Name, row.Architecture, time.Now()); err != nil {
+			return err
+		}
+		filename, _ := Filename(row.Filetype)
+		_, err = m.cfg.DB.RecordSet(ctx, db.SetRecord{
+			Name: row.Name, Architecture: row.Architecture, RType: db.RTypeUploaded,
+			Version: version, Label: db.LabelUploaded,
+			Files: []db.FileRecord{{Filename: filename, Filetype: filename, SHA256: row.SHA256, Size: row.Size}},
+		})
+		return err
+	})
+	if err != nil {
+		return wire.Upload{}, err
+	}
+	if blocks != nil {
+		if err := m.cfg.DB.SetBlockDigests(ctx, row.SHA256, digest.BlockSize, blocks); err != nil {
+			return wire.Upload{}, err
+		}
+	}
+	if err := m.cfg.DB.MarkHeld(ctx, m.cfg.RegionID, row.SHA256, row.Size); err != nil {
+		return wire.Upload{}, err
+	}
+	if err := m.cfg.DB.FinishUpload(ctx, row, version); err != nil {
+		return wire.Upload{}, err
+	}
+	row.Done, row.Version = true, version
+	m.m.finished("stored")
+	m.cfg.Log.Info("upload stored", "upload", row.ID, "name", row.Name, "architecture", row.Architecture,
+		"version", version, "sha256", row.SHA256, "size", row.Size)
+	return m.state(row, row.Size), nil
 }
 
 // checkSpace refuses an upload that needs more than the store has free
