@@ -34,6 +34,11 @@
 // peer regions copy it, and the tree offers it once every region holds it
 // (the previous version stays offered until then, and goes after the
 // cleanup grace).
+//
+// Files: manager.go (the Manager and its open uploads), start.go
+// (declarations, resuming, the space check), receive.go (chunks, commit,
+// recording), names.go (MAAS's naming and filetypes), client.go (the
+// client side), metrics.go.
 package upload
 
 import (
@@ -44,13 +49,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
@@ -194,123 +197,6 @@ func (m *Manager) end(s *session, drop bool) {
 	m.mu.Unlock()
 }
 
-// Start begins an upload as declared, or resumes the one under way on
-// this region with the same name, architecture, sha256 and size. If the
-// newest version of the resource already has these bytes (the upload
-// finished, its client just did not hear), it answers Done at once.
-func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, error) {
-	row, err := m.check(ctx, in)
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	filename, _ := Filename(row.Filetype)
-	ver, sha, err := m.cfg.DB.NewestUploaded(ctx, row.Name, row.Architecture, filename)
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	if sha == row.SHA256 {
-		row.Done, row.Version = true, ver
-		return m.state(row, row.Size), nil
-	}
-	if u, ok, err := m.startHeld(ctx, row); ok || err != nil {
-		return u, err
-	}
-	found, err := m.cfg.DB.FindUpload(ctx, m.cfg.RegionID, row.Name, row.Architecture, row.SHA256, row.Size)
-	switch {
-	case err == nil:
-		row = found
-	case errors.Is(err, db.ErrNotFound):
-		row.ID = newID()
-		if err := m.cfg.DB.CreateUpload(ctx, row); err != nil {
-			return wire.Upload{}, err
-		}
-		m.cfg.Log.Info("upload started", "upload", row.ID, "name", row.Name, "architecture", row.Architecture,
-			"sha256", row.SHA256, "size", row.Size)
-	default:
-		return wire.Upload{}, err
-	}
-	s, err := m.session(ctx, row.ID)
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	defer s.mu.Unlock()
-	if s.p == nil { // done meanwhile
-		return m.state(s.row, s.row.Size), nil
-	}
-	if err := m.checkSpace(s.row.Size - s.p.Offset()); err != nil {
-		m.m.finished("refused")
-		m.end(s, true)
-		_ = m.cfg.DB.DeleteUpload(ctx, s.row.ID)
-		return wire.Upload{}, err
-	}
-	if s.p.Offset() == s.row.Size {
-		return m.finish(ctx, s)
-	}
-	return m.state(s.row, s.p.Offset()), nil
-}
-
-// startHeld records the upload at once, nothing to send, when this region
-// already holds its bytes (another resource has the same file); ok is
-// false when it does not.
-func (m *Manager) startHeld(ctx context.Context, row db.Upload) (u wire.Upload, ok bool, err error) {
-	err = m.cfg.Lock.Exclusive(func() error { // cleanup cannot delete the file meanwhile
-		held, err := m.cfg.DB.HoldsVerified(ctx, m.cfg.RegionID, row.SHA256)
-		if err != nil || !held {
-			return err
-		}
-		if size, err := m.cfg.Store.Stat(row.SHA256); err != nil || size != row.Size {
-			return nil // not as recorded: the bytes are sent again
-		}
-		m.finishMu.Lock()
-		defer m.finishMu.Unlock()
-		row.ID = newID()
-		if err := m.cfg.DB.CreateUpload(ctx, row); err != nil {
-			return err
-		}
-		ok = true
-		u, err = m.record(context.WithoutCancel(ctx), row, nil)
-		return err
-	})
-	return u, ok, err
-}
-
-// check validates and normalises a declaration into an upload row.
-func (m *Manager) check(ctx context.Context, in wire.UploadStart) (db.Upload, error) {
-	row := db.Upload{RegionID: m.cfg.RegionID, Filetype: in.Filetype, Title: in.Title, BaseImage: in.BaseImage,
-		SHA256: in.SHA256, Size: in.Size}
-	var err error
-	if row.Name, err = Name(in.Name); err != nil {
-		return row, err
-	}
-	if row.Architecture, err = Architecture(in.Architecture); err != nil {
-		return row, err
-	}
-	if row.Filetype == "" {
-		row.Filetype = DefaultFiletype
-	}
-	if _, err := Filename(row.Filetype); err != nil {
-		return row, err
-	}
-	if err := BaseImage(in.BaseImage); err != nil {
-		return row, err
-	}
-	if in.SHA256.IsZero() {
-		return row, fmt.Errorf("%w: no sha256 given: send the file's sha256 (sha256sum FILE)", ErrInvalid)
-	}
-	if in.Size <= 0 {
-		return row, fmt.Errorf("%w: size %d: send the file's size in bytes (an empty file is no image)", ErrInvalid, in.Size)
-	}
-	rtype, exists, err := m.cfg.DB.ResourceType(ctx, row.Name, row.Architecture)
-	if err != nil {
-		return row, err
-	}
-	if exists && rtype != db.RTypeUploaded {
-		return row, fmt.Errorf("%w: %s %s is an imported resource, not an uploaded one: upload under another name (e.g. custom/NAME)",
-			ErrConflict, row.Name, row.Architecture)
-	}
-	return row, nil
-}
-
 // session returns upload id with its partial file open, locked. A done
 // upload comes back with p nil.
 func (m *Manager) session(ctx context.Context, id string) (*session, error) {
@@ -354,176 +240,6 @@ func (m *Manager) session(ctx context.Context, id string) (*session, error) {
 	m.open[id] = s
 	m.mu.Unlock()
 	return s, nil
-}
-
-// Get returns the state of upload id.
-func (m *Manager) Get(ctx context.Context, id string) (wire.Upload, error) {
-	s, err := m.session(ctx, id)
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	defer s.mu.Unlock()
-	if s.p == nil {
-		return m.state(s.row, s.row.Size), nil
-	}
-	return m.state(s.row, s.p.Offset()), nil
-}
-
-// Abandon ends upload id and removes its bytes (a done upload's resource
-// stays: `images delete` removes that).
-func (m *Manager) Abandon(ctx context.Context, id string) error {
-	s, err := m.session(ctx, id)
-	if err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	if s.p != nil {
-		m.end(s, true)
-		m.cfg.Log.Info("upload abandoned", "upload", id, "name", s.row.Name)
-	}
-	if s.row.Done {
-		return nil
-	}
-	return m.cfg.DB.DeleteUpload(ctx, id)
-}
-
-// Write appends body (at most MaxChunk bytes are read) at off, which must
-// be the bytes received so far (ErrOffset otherwise, with the state). When
-// the last byte arrives the upload is verified and recorded (Done).
-func (m *Manager) Write(ctx context.Context, id string, off int64, body io.Reader) (wire.Upload, error) {
-	s, err := m.session(ctx, id)
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	defer s.mu.Unlock()
-	if s.p == nil {
-		return m.state(s.row, s.row.Size), nil
-	}
-	if off != s.p.Offset() {
-		return m.state(s.row, s.p.Offset()), fmt.Errorf("%w: %d bytes of upload %s arrived, a chunk at %d was sent: send from %d",
-			ErrOffset, s.p.Offset(), id, off, s.p.Offset())
-	}
-	// One byte beyond the declared size is read so that an excess is
-	// caught (Write refuses it and drops the partial).
-	n, err := s.p.ReadFrom(&ctxReader{ctx: ctx, r: io.LimitReader(body, min(MaxChunk, s.row.Size-off+1))})
-	s.used = time.Now()
-	m.m.received(n)
-	if err != nil {
-		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNoSpace) {
-			s.p = nil // Write ended the Pending and removed the partial
-			m.end(s, true)
-			_ = m.cfg.DB.DeleteUpload(context.WithoutCancel(ctx), id)
-			m.m.finished("refused")
-			if errors.Is(err, store.ErrCorrupt) {
-				m.cfg.Log.Warn("upload refused: more bytes than declared", "upload", id, "name", s.row.Name, "size", s.row.Size)
-				return wire.Upload{}, fmt.Errorf("%w: size mismatch: more than the %d bytes declared were sent; nothing was stored: "+
-					"declare the file's real size (stat -c %%s FILE) and upload it again", ErrCorrupt, s.row.Size)
-			}
-			return wire.Upload{}, m.storeErr(err)
-		}
-		// The client went away mid-chunk: what arrived stays.
-		return m.state(s.row, s.p.Offset()), fmt.Errorf("receiving upload %s: %w", id, err)
-	}
-	if s.p.Offset() < s.row.Size {
-		return m.state(s.row, s.p.Offset()), nil
-	}
-	return m.finish(ctx, s)
-}
-
-// finish commits the complete partial file (checking its sha256) and
-// records the resource, under the store lock. The caller holds s.mu.
-func (m *Manager) finish(ctx context.Context, s *session) (wire.Upload, error) {
-	ctx = context.WithoutCancel(ctx) // a client leaving now must not half-record it
-	m.finishMu.Lock()
-	defer m.finishMu.Unlock()
-	var out wire.Upload
-	err := m.cfg.Lock.Exclusive(func() error {
-		p := s.p
-		s.p = nil
-		blocks, err := p.Commit()
-		if err != nil {
-			m.end(s, true)
-			if errors.Is(err, store.ErrCorrupt) {
-				m.m.finished("refused")
-				_ = m.cfg.DB.DeleteUpload(ctx, s.row.ID)
-				m.cfg.Log.Warn("upload refused: wrong bytes", "upload", s.row.ID, "name", s.row.Name, "err", err)
-				return fmt.Errorf("%w: wrong bytes: %s (the file changed, or is not the one whose sha256 was given); nothing was stored: "+
-					"check the file and its sha256 and upload it again", ErrCorrupt, err)
-			}
-			return m.storeErr(err)
-		}
-		m.end(s, false)
-		var err2 error
-		out, err2 = m.record(ctx, s.row, blocks)
-		if err2 == nil {
-			s.row.Done, s.row.Version = true, out.Version
-		}
-		return err2
-	})
-	return out, err
-}
-
-// record records upload row, whose bytes are stored, as the next version
-// of its resource, with the block digests of its file (nil: recorded
-// already). The caller holds the store lock.
-func (m *Manager) record(ctx context.Context, row db.Upload, blocks []digest.Digest) (wire.Upload, error) {
-	var version string
-	err := m.cfg.DB.WithUploadLock(ctx, func() error {
-		var err error
-		if version, err = m.cfg.DB.NextUploadVersion(ctx, row.Name, row.Architecture, time.Now()); err != nil {
-			return err
-		}
-		filename, _ := Filename(row.Filetype)
-		_, err = m.cfg.DB.RecordSet(ctx, db.SetRecord{
-			Name: row.Name, Architecture: row.Architecture, RType: db.RTypeUploaded,
-			Version: version, Label: db.LabelUploaded,
-			Files: []db.FileRecord{{Filename: filename, Filetype: filename, SHA256: row.SHA256, Size: row.Size}},
-		})
-		return err
-	})
-	if err != nil {
-		return wire.Upload{}, err
-	}
-	if blocks != nil {
-		if err := m.cfg.DB.SetBlockDigests(ctx, row.SHA256, digest.BlockSize, blocks); err != nil {
-			return wire.Upload{}, err
-		}
-	}
-	if err := m.cfg.DB.MarkHeld(ctx, m.cfg.RegionID, row.SHA256, row.Size); err != nil {
-		return wire.Upload{}, err
-	}
-	if err := m.cfg.DB.FinishUpload(ctx, row, version); err != nil {
-		return wire.Upload{}, err
-	}
-	row.Done, row.Version = true, version
-	m.m.finished("stored")
-	m.cfg.Log.Info("upload stored", "upload", row.ID, "name", row.Name, "architecture", row.Architecture,
-		"version", version, "sha256", row.SHA256, "size", row.Size)
-	return m.state(row, row.Size), nil
-}
-
-// checkSpace refuses an upload that needs more than the store has free
-// (less the reserve).
-func (m *Manager) checkSpace(need int64) error {
-	free, err := m.cfg.Store.Free()
-	if err != nil {
-		return err
-	}
-	want := need + m.cfg.Reserve
-	if free <= math.MaxInt64 && int64(free) < want {
-		return fmt.Errorf("%w on region %s: the upload needs %d more bytes plus a %d byte reserve, and %s has %d bytes free; "+
-			"nothing was stored: free space there (or grow the filesystem) and run the same command again",
-			ErrNoSpace, m.cfg.RegionName, need, m.cfg.Reserve, m.cfg.Store.Dir(), free)
-	}
-	return nil
-}
-
-func (m *Manager) storeErr(err error) error {
-	if errors.Is(err, store.ErrNoSpace) {
-		return fmt.Errorf("%w on region %s: %w; nothing was stored: free space there (or grow the filesystem) and upload again",
-			ErrNoSpace, m.cfg.RegionName, err)
-	}
-	return err
 }
 
 // state is the wire form of row with received bytes.
