@@ -41,9 +41,16 @@ func (r *Region) Retire(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	uploaded, err := r.db.UploadedSetIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var gone, back []int64
 	var goneNames []string
 	for _, s := range sets {
+		if uploaded[s.ID] {
+			continue
+		}
 		switch p := picked(srcs, sets, complete, s); {
 		case !p && !s.Retired:
 			gone = append(gone, s.ID)

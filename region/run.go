@@ -24,6 +24,7 @@ import (
 	"github.com/bootfs/bootfs/region/pgembed"
 	"github.com/bootfs/bootfs/region/store"
 	"github.com/bootfs/bootfs/region/tree"
+	"github.com/bootfs/bootfs/region/upload"
 )
 
 // Region is a running region controller.
@@ -36,6 +37,7 @@ type Region struct {
 	importer *importer.Importer
 	tree     *tree.Watcher
 	api      *httpapi.Server
+	uploads  *upload.Manager // custom image uploads received here
 	registry *prometheus.Registry
 	kick     chan struct{} // asks the import loop to run now
 	pg       *pgembed.Server
@@ -105,11 +107,16 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err := r.tree.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	r.uploads = upload.New(upload.Config{
+		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name, Lock: r.importer.Syncer().Lock(),
+		Log: r.log.With("component", "upload"), Metrics: r.registry,
+	})
 	r.api = httpapi.New(httpapi.Deps{
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport, StopImport: r.StopImport,
 		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable, Retire: r.Retire,
 		Log: r.log.With("component", "http"), Registry: r.registry,
+		Uploads: r.uploads,
 	})
 	return r, nil
 }
@@ -233,6 +240,7 @@ func (r *Region) Serve(ctx context.Context) error {
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
 	g.Go(func() error { return r.stopLoop(ctx) })
+	g.Go(func() error { return r.uploads.Run(ctx) })
 	g.Go(func() error {
 		// The one-time migration comes first: imports and peer copies
 		// start once this region's legacy content (if any) is on disk.

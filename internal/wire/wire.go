@@ -286,12 +286,14 @@ const (
 	// PathUploads: POST (body UploadStart) begins or resumes an upload and
 	// answers Upload. The same name, architecture, sha256 and size resume
 	// the upload already under way (Received tells how much arrived).
-	// PUT PathUploads+"/<id>?offset=N" (body: application/octet-stream)
-	// appends bytes at N, which must equal Received (409 with the Upload
-	// otherwise); it answers Upload. When Received reaches Size the region
-	// verifies the sha256 and records the resource (Done); wrong bytes are
-	// refused (422) and nothing is stored. GET PathUploads+"/<id>" serves
-	// Upload; DELETE PathUploads+"/<id>" abandons it.
+	// PUT PathUploads+"/<id>?offset=N" (body: application/octet-stream,
+	// at most 64 MiB per request: 413 beyond) appends bytes at N, which
+	// must equal Received (409 with the Upload otherwise); it answers
+	// Upload. When Received reaches Size the region verifies the sha256
+	// and records the resource (Done); wrong bytes, or more than Size,
+	// are refused (422) and nothing is stored; too little disk is 507.
+	// GET PathUploads+"/<id>" serves Upload; DELETE PathUploads+"/<id>"
+	// abandons it.
 	PathUploads = "/api/v1/uploads"
 	// PathImportStop: POST stops the running import on every region (202).
 	PathImportStop = "/api/v1/import/stop"

@@ -8,10 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RTypeUploaded is boot_resource.rtype of an uploaded resource (MAAS's
-// value); imported ones are 0.
-const RTypeUploaded = 2
-
 // ImageSet is one set (version) of a resource, retired or not, as
 // `images list` shows it.
 type ImageSet struct {

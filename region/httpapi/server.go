@@ -68,6 +68,9 @@ type Deps struct {
 	// write (a body of any size goes out while the client keeps reading;
 	// a client that stops reading is cut after it). Default 1m.
 	WriteTimeout time.Duration
+
+	// Uploads receives custom image uploads (wire.PathUploads); nil: 404.
+	Uploads Uploads
 }
 
 // Default timeouts of Deps.
@@ -124,6 +127,12 @@ func New(d Deps) *Server {
 	mux.Handle("DELETE "+wire.PathImages, s.auth("images", http.HandlerFunc(s.deleteImage)))
 	mux.Handle("GET "+wire.PathRegions, s.auth("regions", http.HandlerFunc(s.listRegions)))
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
+	if d.Uploads != nil {
+		mux.Handle("POST "+wire.PathUploads, s.auth("uploads", http.HandlerFunc(s.startUpload)))
+		mux.Handle("PUT "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.putUpload)))
+		mux.Handle("GET "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.getUpload)))
+		mux.Handle("DELETE "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.deleteUpload)))
+	}
 	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
 	mux.Handle("GET "+pathEvents, s.auth("page", http.HandlerFunc(s.serveEvents)))
