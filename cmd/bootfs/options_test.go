@@ -58,6 +58,19 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	}
 }
 
+func TestParseMountArgsPrefetch(t *testing.T) {
+	req, err := parseMountArgs([]string{"http://r", "m", "-o", "ro,prefetch=ubuntu/amd64/*/noble/stable/*:/bootx64.efi,prefetch_rate=1G/s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := req.cfg; strings.Join(c.Prefetch, " ") != "ubuntu/amd64/*/noble/stable/* bootx64.efi" || c.PrefetchRate != 1<<30 {
+		t.Errorf("prefetch %q rate %d", c.Prefetch, c.PrefetchRate)
+	}
+	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "prefetch_rate=50MiB/s"}); err != nil || req.cfg.PrefetchRate != 50<<20 {
+		t.Errorf("prefetch_rate=50MiB/s: %+v, %v", req.cfg.PrefetchRate, err)
+	}
+}
+
 func TestParseMountArgsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -78,6 +91,12 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"http://r", "m", "-o", "cache_dir="}, "empty value"},
 		{[]string{"http://r", "m", "-o", "memory_limit=1M"}, "at least 16M"},
 		{[]string{"http://r", "m", "-o"}, "-o needs"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=fast"}, `mount option prefetch_rate=fast: "fast" is not a rate: want SIZE/s, e.g. 50M/s`},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=50M"}, "want SIZE/s"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=1K/s"}, "below the minimum of 64K/s"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate"}, "needs a value"},
+		{[]string{"http://r", "m", "-o", "prefetch=ubuntu/[amd64/*"}, `glob "ubuntu/[amd64/*" is malformed`},
+		{[]string{"http://r", "m", "-o", "prefetch=a::b"}, "empty glob"},
 		{[]string{"http://r", "m", "-x"}, `unknown flag "-x"`},
 		{[]string{"http://r"}, "want SOURCE and MOUNTPOINT"},
 		{[]string{"http://r", "m", "extra"}, "want SOURCE and MOUNTPOINT"},
