@@ -2,6 +2,7 @@ package cache
 
 import (
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 )
 
 // blockDisk makes c's disk work on file d (punch or unlink, as unlink
-// says) stop in the middle until the returned release is called; entered
-// is closed when it has stopped.
-func blockDisk(c *Cache, d digest.Digest, unlink bool) (entered <-chan struct{}, release func()) {
+// says) stop in the middle until the returned release is called (at the
+// latest when the test ends); entered is closed when it has stopped.
+func blockDisk(t *testing.T, c *Cache, d digest.Digest, unlink bool) (entered <-chan struct{}, release func()) {
 	in, out := make(chan struct{}), make(chan struct{})
 	first := true
 	c.diskHook = func(op diskOp) {
@@ -24,7 +25,10 @@ func blockDisk(c *Cache, d digest.Digest, unlink bool) (entered <-chan struct{},
 		close(in)
 		<-out
 	}
-	return in, func() { close(out) }
+	var once sync.Once
+	release = func() { once.Do(func() { close(out) }) }
+	t.Cleanup(release) // before the cache's Close
+	return in, release
 }
 
 // within fails the test unless f returns within d.
@@ -62,7 +66,7 @@ func TestReadsDoNotWaitForEvictionDiskWork(t *testing.T) {
 				other := key("other", 0)
 				mustPut(t, c, other, block(other, digest.BlockSize))
 			}
-			entered, release := blockDisk(c, victim.File, unlink)
+			entered, release := blockDisk(t, c, victim.File, unlink)
 			put := make(chan error, 1)
 			k := key("new", 0)
 			go func() { put <- c.Put(k, block(k, digest.BlockSize)) }()
@@ -105,7 +109,7 @@ func TestPutWaitsForUnlinkOfItsFile(t *testing.T) {
 	x, z, y := key("x", 0), key("z", 0), key("y", 0)
 	mustPut(t, c, x, block(x, digest.BlockSize))
 	mustPut(t, c, z, block(z, digest.BlockSize))
-	entered, release := blockDisk(c, x.File, true)
+	entered, release := blockDisk(t, c, x.File, true)
 	go c.Put(y, block(y, digest.BlockSize)) // evicts x: unlinks its file
 	<-entered
 	x1 := key("x", 1)
