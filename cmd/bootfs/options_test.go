@@ -166,6 +166,10 @@ func TestPrintStatus(t *testing.T) {
 	st.Tree.SkippedEntries = []fs.Skipped{{Path: "../../../x", Why: `invalid tree: "../../../x": component ".." is dot component`}}
 	st.Reads.WholeFileChecks, st.Reads.WholeFileFailures = 5, 1
 	st.Tree.TooLarge, st.Tree.SuggestedCacheSize = []string{"custom/amd64/generic/big/uploaded/root-dd"}, 11<<30
+	st.Prefetch = &rack.PrefetchStatus{Globs: []string{"ubuntu/amd64/*/noble/stable/*"}, RateLimit: 50 << 20,
+		FilesDone: 1, FilesTotal: 3, BytesDone: 300 << 20, BytesTotal: 1 << 30, BytesFetched: 280 << 20,
+		Current: "ubuntu/amd64/ga-24.04/noble/stable/squashfs", CurrentDone: 200 << 20, CurrentSize: 900 << 20,
+		Queued: 1, BytesPerSecond: 49 << 20, Paused: true}
 	b.Reset()
 	if err := printStatus(&b, st, now); err != nil {
 		t.Fatal(err)
@@ -177,6 +181,8 @@ func TestPrintStatus(t *testing.T) {
 		"5 whole cached files checked against their sha256 before passthrough, 1 FAILED",
 		"WARNING: 1 files larger than cache_size (4.0 GiB) are read through, never held",
 		"custom/amd64/generic/big/uploaded/root-dd; mount with cache_size=11G to hold them",
+		"prefetch  ubuntu/amd64/*/noble/stable/*: 1 of 3 files, 300.0 MiB of 1.0 GiB; 280.0 MiB fetched at 49.0 MiB/s (limit 50.0 MiB/s), paused for reads",
+		"now ubuntu/amd64/ga-24.04/noble/stable/squashfs (200.0 MiB of 900.0 MiB), 1 more queued",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("offline status output lacks %q:\n%s", want, out)
