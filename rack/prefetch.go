@@ -263,7 +263,10 @@ func (p *prefetcher) file(ctx context.Context, e wire.Entry, next *time.Time) er
 				}
 				p.sample(int64(got))
 			}
-			if !p.cache.Contains(k) {
+			// A Put evicts before it stores: when the cache keeps
+			// the new block at the cost of this file's previous one,
+			// the cached files are read more often than this one.
+			if !p.cache.Contains(k) || i > 0 && !p.cache.Contains(cache.Key{File: e.SHA256, Index: i - 1}) {
 				return errNoRoom
 			}
 		}

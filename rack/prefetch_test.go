@@ -236,3 +236,48 @@ func TestConfigRefusesBadPrefetch(t *testing.T) {
 		t.Errorf("defaults: %v %d %q", err, cfg.PrefetchRate, cfg.Prefetch)
 	}
 }
+
+// TestPrefetchKeepsHotFiles: a prefetched file obeys cache_size and does
+// not flush a file machines read more often: the prefetch is given up once
+// the cache would keep its blocks only at the cost of its own.
+func TestPrefetchKeepsHotFiles(t *testing.T) {
+	r := regiontest.New(t, testSecret)
+	hot := "ubuntu/amd64/ga-22.04/jammy/stable/boot-kernel"
+	fl := files{hot: randBytes(10, 3*digest.BlockSize)}
+	t1 := fl.tree(r, "g1")
+	r.SetTree(t1)
+	cfg := testConfig(t, r.URL())
+	cfg.CacheSize = 8 * digest.BlockSize
+	cfg.Prefetch = []string{noblePrefetch}
+	cfg.NoPassthrough = true // every read reaches the cache
+	m := start(t, cfg)
+	// Read, then read again from the disk cache more than the policy's
+	// window (a second) later (the reader's memory would serve a second
+	// read through the mount): two reads, where a prefetched file counts
+	// one.
+	mustRead(t, filepath.Join(cfg.Mountpoint, hot), fl[hot])
+	time.Sleep(1100 * time.Millisecond)
+	h := entryOf(t, t1, hot)
+	if _, ok := m.cache.Get(cache.Key{File: h.SHA256}, make([]byte, digest.BlockSize)); !ok {
+		t.Fatal("the hot file's first block is not cached")
+	}
+
+	big := "ubuntu/amd64/ga-24.04/noble/stable/squashfs"
+	fl[big] = randBytes(11, 7*digest.BlockSize)
+	t2 := fl.tree(r, "g2")
+	r.SetTree(t2)
+	testpoll.Until(t, 20*time.Second, "the prefetch given up", func() bool {
+		st := xattrStatus(t, cfg.Mountpoint).Prefetch
+		return st != nil && st.Failed == 1
+	})
+	if n := cachedBlocks(m, h.SHA256, h.Size); n != 3 {
+		t.Errorf("the hot file keeps %d of its 3 blocks after the prefetch", n)
+	}
+	if st := m.cache.Stats(); st.Used > st.Limit {
+		t.Errorf("cache holds %d bytes, over its %d limit", st.Used, st.Limit)
+	}
+	b := entryOf(t, t2, big)
+	if n := r.BlockRequests(b.SHA256, 6); n != 0 {
+		t.Errorf("the prefetch fetched the last block of a file the cache cannot keep (%d times)", n)
+	}
+}
