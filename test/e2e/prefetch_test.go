@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/testpoll"
+	"github.com/bootfs/bootfs/rack"
+)
+
+// testPrefetch: a mount with prefetch= (the bootfs binary, real regions)
+// fetches the matching files of the tree it starts with into its cache
+// without any read, and no other file; `bootfs status` shows the progress
+// and the metrics count the bytes. A bad prefetch_rate is refused before
+// anything is mounted.
+func (g *rig) testPrefetch(t *testing.T) {
+	p := newProxy(t, g.regions[0].URL())
+	m := g.mount(t, mountSpec{source: p.URL(), opts: []string{"metrics=127.0.0.1:0",
+		"prefetch=ubuntu/amd64/*/noble/stable/*", "prefetch_rate=200M/s"}})
+	var want, files int64
+	seen := map[digest.Digest]bool{}
+	var noble []string
+	for _, e := range g.tree.Files {
+		if ok, _ := path.Match("ubuntu/amd64/*/noble/stable/*", e.Path); ok {
+			noble = append(noble, e.Path)
+			if !seen[e.SHA256] { // one file however many paths name it
+				seen[e.SHA256] = true
+				want += e.Size
+				files++
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatal("the rig's tree has no noble files")
+	}
+	var st rack.Status
+	testpoll.Until(t, 120*time.Second, "the noble files prefetched", func() bool {
+		out, err := g.run(t, []string{"status", "--json", m.dir})
+		if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.Prefetch == nil {
+			return false
+		}
+		return st.Prefetch.FilesDone == files && st.Prefetch.Current == ""
+	})
+	pf := st.Prefetch
+	if pf.BytesFetched != want || pf.BytesTotal != want || pf.Failed != 0 || st.Reads.Reads != 0 || st.Reads.BlockMisses != 0 {
+		t.Errorf("prefetch %s, reads %s; want %d bytes of %d files fetched and no read", toJSON(pf), toJSON(st.Reads), want, files)
+	}
+	if got := p.blob(); got != want {
+		t.Errorf("the region sent %d blob bytes for %d bytes of noble files", got, want)
+	}
+	// Reading them now asks no region.
+	for _, p := range noble {
+		sameBytes(t, p, readFile(t, m.path(p)), g.want(t, p))
+	}
+	if got := p.blob(); got != want {
+		t.Errorf("reading the prefetched files fetched %d more bytes", got-want)
+	}
+	out, err := g.run(t, []string{"status", m.dir})
+	if err != nil || !strings.Contains(out, "prefetch  ubuntu/amd64/*/noble/stable/*: ") {
+		t.Errorf("bootfs status: %v, lacks the prefetch line:\n%s", err, out)
+	}
+	_, _, metrics := httpGet(t, "http://"+st.Metrics+"/metrics", "")
+	for _, name := range []string{"bootfs_rack_prefetch_bytes_total ", "bootfs_rack_prefetch_files_total ", "bootfs_rack_prefetch_pending_bytes 0"} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("metrics lack %q", name)
+		}
+	}
+
+	bad := g.newMountDirs(t, "")
+	out, err = g.run(t, []string{g.sources(), bad.dir, "-o", bad.options("prefetch_rate=fast")})
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(out, `mount option prefetch_rate=fast: "fast" is not a rate: want SIZE/s, e.g. 50M/s or 1G/s`) {
+		t.Errorf("prefetch_rate=fast: %v\n%s", err, out)
+	}
+	if isMounted(t, bad.dir) {
+		t.Error("mounted with prefetch_rate=fast")
+	}
+}
