@@ -84,13 +84,14 @@ type prefetcher struct {
 	wake chan struct{} // a tree was queued (capacity 1)
 
 	// mu guards every field below.
-	mu      sync.Mutex
-	queue   []wire.Entry
-	queued  map[digest.Digest]bool // in queue, or current
-	done    map[digest.Digest]bool // cached whole (by prefetching or before)
-	current wire.Entry             // Path "" when idle
-	curDone int64                  // bytes of current cached so far
-	paused  bool                   // yielding to foreground fetches
+	mu       sync.Mutex
+	queue    []wire.Entry
+	queued   map[digest.Digest]bool // in queue, or current
+	done     map[digest.Digest]bool // cached whole (by prefetching or before)
+	current  wire.Entry             // Path "" when idle
+	curDone  int64                  // bytes of current cached so far
+	paused   bool                   // yielding to foreground fetches
+	announce bool                   // log when the queue drains
 	// Progress since the mount started: files and bytes queued, and of
 	// them cached (fetched or found cached).
 	filesTotal, filesDone, bytesTotal, bytesDone int64
@@ -196,7 +197,10 @@ func (p *prefetcher) run(ctx context.Context) {
 	for {
 		p.mu.Lock()
 		if len(p.queue) == 0 {
-			p.current = wire.Entry{}
+			if p.current.Path != "" || p.announce {
+				p.m.cfg.Log.Info("prefetch done", "files", p.filesDone, "of", p.filesTotal, "bytes_fetched", p.fetchedBytes.Load(), "failed", p.failed)
+			}
+			p.current, p.announce = wire.Entry{}, false
 			p.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -214,7 +218,9 @@ func (p *prefetcher) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.m.cfg.Log.Debug("prefetched", "path", e.Path, "sha256", e.SHA256.String(), "err", err)
 		p.mu.Lock()
+		p.announce = true
 		delete(p.queued, e.SHA256)
 		p.filesDone++
 		p.bytesDone += e.Size - p.curDone // the rest counts as handled
