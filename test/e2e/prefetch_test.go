@@ -41,6 +41,7 @@ func (g *rig) testPrefetch(t *testing.T) {
 	var st rack.Status
 	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		out, err := g.run(t, []string{"status", "--json", m.dir})
+		st = rack.Status{} // fields the JSON omits (current) must not keep old values
 		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Prefetch != nil &&
 			st.Prefetch.FilesDone == files && st.Prefetch.Current == "" {
 			break
