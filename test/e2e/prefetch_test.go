@@ -1,15 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/regiontest"
+	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack"
 )
 
@@ -83,5 +88,86 @@ func (g *rig) testPrefetch(t *testing.T) {
 	}
 	if isMounted(t, bad.dir) {
 		t.Error("mounted with prefetch_rate=fast")
+	}
+}
+
+// TestPrefetchNewSet: with prefetch=, a new version published and imported
+// by a real region while the rack is mounted is fetched into the cache
+// before any read, the matching files only (the new jammy files are not).
+func TestPrefetchNewSet(t *testing.T) {
+	requireRoot(t)
+	g := &rig{repo: moduleRoot(t)}
+	g.bin = buildBootfs(t, g.repo)
+	opts := regiontest.MirrorOptions{Scale: 0.005, SystemRoot: t.TempDir()}
+	mirror := regiontest.NewMirror(t, opts)
+	r := regiontest.StartRegion(t, regiontest.Options{})
+	g.secretFile = r.SecretFile
+	r.AddSource(t, mirror)
+	ctx := context.Background()
+	if err := r.ImportNow(ctx); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	m := g.mount(t, mountSpec{source: r.URL(), opts: []string{"prefetch=ubuntu/amd64/*/noble/stable/*", "prefetch_rate=100M/s"}})
+	first := matching(r.Tree(t))
+	waitPrefetched(t, m, int64(len(first)))
+
+	opts.Version = "20260101"
+	mirror.Regenerate(t, opts)
+	r.AddSource(t, mirror) // the new keyring
+	if err := r.ImportNow(ctx); err != nil {
+		t.Fatalf("import of the new version: %v", err)
+	}
+	tree := r.Tree(t)
+	now := matching(tree)
+	var fresh []wire.Entry
+	for d, e := range now {
+		if _, ok := first[d]; !ok {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(fresh) == 0 {
+		t.Fatal("the new version has no new noble files")
+	}
+	st := waitPrefetched(t, m, int64(len(first)+len(fresh)))
+	for _, e := range fresh {
+		if _, err := os.Stat(filepath.Join(m.cacheDir, "files", e.SHA256.Short(2), e.SHA256.String())); err != nil {
+			t.Errorf("new %s not in the cache: %v", e.Path, err)
+		}
+	}
+	for _, e := range tree.Files {
+		if ok, _ := path.Match("ubuntu/amd64/*/jammy/stable/*", e.Path); ok {
+			if _, err := os.Stat(filepath.Join(m.cacheDir, "files", e.SHA256.Short(2), e.SHA256.String())); err == nil {
+				t.Errorf("%s does not match the glob but was cached", e.Path)
+			}
+		}
+	}
+	if st.Reads.Reads != 0 || st.Reads.BlockMisses != 0 || st.Prefetch.Failed != 0 {
+		t.Errorf("reads %s, prefetch %s: want no read and no failure", toJSON(st.Reads), toJSON(st.Prefetch))
+	}
+}
+
+// matching returns the files of t matching the noble glob, by sha256.
+func matching(t wire.Tree) map[digest.Digest]wire.Entry {
+	out := map[digest.Digest]wire.Entry{}
+	for _, e := range t.Files {
+		if ok, _ := path.Match("ubuntu/amd64/*/noble/stable/*", e.Path); ok && e.Size > 0 {
+			out[e.SHA256] = e
+		}
+	}
+	return out
+}
+
+// waitPrefetched waits until the mount's prefetcher has handled files
+// files and is idle, and returns the status.
+func waitPrefetched(t *testing.T, m *bootfsMount, files int64) rack.Status {
+	t.Helper()
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st := m.status(t)
+		if st.Prefetch != nil && st.Prefetch.FilesDone == files && st.Prefetch.Current == "" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files not prefetched after 2m: %s", files, toJSON(st.Prefetch))
+		}
 	}
 }
