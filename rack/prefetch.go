@@ -30,6 +30,9 @@ const (
 	// prefetchIdlePoll is how often a prefetcher yielding to foreground
 	// fetches looks again.
 	prefetchIdlePoll = 10 * time.Millisecond
+	// prefetchQuiet is how long no fetch for reads must have been in
+	// flight before prefetching resumes.
+	prefetchQuiet = 100 * time.Millisecond
 	// prefetchRateWindow is the window of the rate shown in the status.
 	prefetchRateWindow = 5 * time.Second
 )
@@ -82,6 +85,8 @@ type prefetcher struct {
 	m      *Mount // for the log
 
 	wake chan struct{} // a tree was queued (capacity 1)
+
+	lastBusy time.Time // when a fetch for reads was last seen in flight (run's goroutine only)
 
 	// mu guards every field below.
 	mu       sync.Mutex
@@ -288,17 +293,20 @@ func (p *prefetcher) file(ctx context.Context, e wire.Entry, next *time.Time) er
 }
 
 // yield waits until the pacing allows the next fetch and no other fetch
-// from a region is in flight.
+// from a region has been in flight for prefetchQuiet (a sequential reader
+// has gaps between its fetches; prefetching does not slip into them).
 func (p *prefetcher) yield(ctx context.Context, next time.Time) error {
 	if d := time.Until(next); d > 0 {
 		sleep(ctx, d)
 	}
-	for p.reader.Stats().InFlight > 0 {
-		p.setPaused(true)
-		sleep(ctx, prefetchIdlePoll)
-		if ctx.Err() != nil {
+	for ctx.Err() == nil {
+		if p.reader.Stats().InFlight > 0 {
+			p.lastBusy = time.Now()
+		} else if time.Since(p.lastBusy) >= prefetchQuiet {
 			break
 		}
+		p.setPaused(true)
+		sleep(ctx, prefetchIdlePoll)
 	}
 	p.setPaused(false)
 	return ctx.Err()

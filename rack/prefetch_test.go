@@ -1,6 +1,12 @@
 package rack
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -279,5 +285,86 @@ func TestPrefetchKeepsHotFiles(t *testing.T) {
 	b := entryOf(t, t2, big)
 	if n := r.BlockRequests(b.SHA256, 6); n != 0 {
 		t.Errorf("the prefetch fetched the last block of a file the cache cannot keep (%d times)", n)
+	}
+}
+
+// TestPrefetchPausesForReads: while a read fetches from a slow region,
+// prefetching (at a rate that would fetch its whole file in that time)
+// waits: it fetches a small fraction of what its rate allows, and its
+// status says it is paused.
+func TestPrefetchPausesForReads(t *testing.T) {
+	r := regiontest.New(t, testSecret)
+	const rate = 32 << 20
+	jammy := "ubuntu/amd64/ga-22.04/jammy/stable/squashfs"
+	fl := files{
+		"ubuntu/amd64/ga-24.04/noble/stable/squashfs": randBytes(12, 60*digest.BlockSize),
+		jammy: randBytes(13, 24*digest.BlockSize),
+	}
+	tr := fl.tree(r, "g1")
+	slow := entryOf(t, tr, jammy).SHA256.String()
+	// Every request for the jammy file takes 150 ms more.
+	target, _ := url.Parse(r.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.Contains(req.URL.Path, slow) {
+			time.Sleep(150 * time.Millisecond)
+		}
+		rp.ServeHTTP(w, req)
+	}))
+	t.Cleanup(proxy.Close)
+	tr.Regions[0].URL = proxy.URL
+	r.SetTree(tr)
+	cfg := testConfig(t, proxy.URL)
+	cfg.CacheSize = 128 << 20
+	cfg.Prefetch = []string{noblePrefetch}
+	cfg.PrefetchRate = rate
+	start(t, cfg)
+	testpoll.Until(t, 10*time.Second, "the prefetch under way", func() bool {
+		st := xattrStatus(t, cfg.Mountpoint).Prefetch
+		return st != nil && st.CurrentDone > 0
+	})
+
+	f, err := os.Open(filepath.Join(cfg.Mountpoint, jammy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// The first read also fetches the file's block digest list, which
+	// is not a block fetch: measure from the first block on.
+	buf := make([]byte, digest.BlockSize)
+	n, err := io.ReadFull(f, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append([]byte(nil), buf[:n]...)
+	before := xattrStatus(t, cfg.Mountpoint).Prefetch.BytesFetched
+	t0 := time.Now()
+	paused := false
+	for {
+		n, err := f.Read(buf)
+		got = append(got, buf[:n]...)
+		if !paused && xattrStatus(t, cfg.Mountpoint).Prefetch.Paused {
+			paused = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	took := time.Since(t0)
+	during := xattrStatus(t, cfg.Mountpoint).Prefetch.BytesFetched - before
+	if !bytes.Equal(got, fl[jammy]) {
+		t.Fatalf("read %d bytes, not the file", len(got))
+	}
+	allowed := float64(rate) * took.Seconds()
+	t.Logf("read 23 MiB in %s; prefetch fetched %d bytes meanwhile, %.2f of what its rate allows; paused seen: %v",
+		took.Round(time.Millisecond), during, float64(during)/allowed, paused)
+	if took < 300*time.Millisecond {
+		t.Fatalf("the slow read took only %s: the test tests nothing", took)
+	}
+	if float64(during) > 0.25*allowed {
+		t.Errorf("prefetch fetched %d bytes during a %s read, %.2f of its rate: it did not wait for the read", during, took, float64(during)/allowed)
+	}
+	if !paused {
+		t.Error("the status never showed the prefetch paused during the read")
 	}
 }
