@@ -99,6 +99,16 @@ type Config struct {
 	// offline from that tree. Without a saved tree Start waits as long as
 	// its context allows. Default 15s.
 	OfflineAfter time.Duration
+	// Prefetch lists tree path globs (path.Match per component, e.g.
+	// "ubuntu/amd64/*/noble/stable/*"): files of the tree matching one are
+	// fetched into the cache in the background when they appear (and at
+	// start when not cached), so the first machine to boot them reads
+	// warm. Empty: no prefetching.
+	Prefetch []string
+	// PrefetchRate bounds prefetching in bytes per second. Default
+	// DefaultPrefetchRate (50 MiB/s). Prefetching also waits while reads
+	// fetch from regions.
+	PrefetchRate int64
 	// DrainTimeout is how long Close waits for a busy mount to be released
 	// after a lazy unmount. Default 10s.
 	DrainTimeout time.Duration
@@ -134,6 +144,19 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CacheSize < digest.BlockSize {
 		return c, fmt.Errorf("cache size %d bytes is smaller than one block (%d bytes)", c.CacheSize, digest.BlockSize)
+	}
+	if len(c.Prefetch) > 0 {
+		globs, err := checkGlobs(c.Prefetch)
+		if err != nil {
+			return c, err
+		}
+		c.Prefetch = globs
+	}
+	if c.PrefetchRate < 0 {
+		return c, fmt.Errorf("prefetch rate %d bytes/s is negative", c.PrefetchRate)
+	}
+	if c.PrefetchRate == 0 {
+		c.PrefetchRate = DefaultPrefetchRate
 	}
 	if c.FsName == "" {
 		c.FsName = strings.Join(c.Regions, ",")

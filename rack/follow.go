@@ -116,6 +116,9 @@ func (m *Mount) install(t *wire.Tree, save bool) error {
 		m.cfg.Log.Warn("tree entry skipped; the rest of the tree is served", "generation", t.Generation,
 			"path", sk.Path, "sha256", sk.SHA256, "err", sk.Why)
 	}
+	if m.prefetch != nil {
+		m.prefetch.update(t)
+	}
 	if save {
 		if err := saveTree(m.cfg.CacheDir, t); err != nil {
 			m.cfg.Log.Warn("cannot save the boot tree in the cache directory; a restart with no region answering would not mount",

@@ -81,12 +81,21 @@ var (
 	descReads       = prometheus.NewDesc("bootfs_rack_fs_reads_total", "FUSE reads answered with data.", nil, nil)
 	descReadBytes   = prometheus.NewDesc("bootfs_rack_fs_read_bytes_total", "Bytes returned by FUSE reads.", nil, nil)
 	descReadErrors  = prometheus.NewDesc("bootfs_rack_fs_read_errors_total", "FUSE reads answered EIO.", nil, nil)
+
+	descPrefetchBytes   = prometheus.NewDesc("bootfs_rack_prefetch_bytes_total", "Bytes fetched from regions by prefetch= (ahead of any read).", nil, nil)
+	descPrefetchFiles   = prometheus.NewDesc("bootfs_rack_prefetch_files_total", "Files prefetch= completed with at least one block fetched.", nil, nil)
+	descPrefetchPending = prometheus.NewDesc("bootfs_rack_prefetch_pending_bytes", "Bytes of files queued by prefetch= not cached yet.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTreeFiles, descTreeBytes, descTreeUpdates, descTreeErrors,
 		descTreeRefused, descTreeSkipped, descOffline, descTreeAge, descLookups, descNegLookups, descOpens, descReads, descReadBytes, descReadErrors} {
 		ch <- d
+	}
+	if c.m.prefetch != nil {
+		ch <- descPrefetchBytes
+		ch <- descPrefetchFiles
+		ch <- descPrefetchPending
 	}
 }
 
@@ -120,6 +129,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReads, float64(st.Reads))
 	counter(descReadBytes, float64(st.ReadBytes))
 	counter(descReadErrors, float64(st.ReadErrors))
+	if p := c.m.prefetch; p != nil {
+		counter(descPrefetchBytes, float64(p.fetchedBytes.Load()))
+		counter(descPrefetchFiles, float64(p.fetchedFiles.Load()))
+		gauge(descPrefetchPending, float64(p.pending()))
+	}
 }
 
 // timedContent times every read the file system asks for: a histogram of

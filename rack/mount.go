@@ -39,6 +39,8 @@ type Mount struct {
 
 	tree treeState
 
+	prefetch *prefetcher // nil without Config.Prefetch
+
 	// bg ends the follower, the flusher and the metrics server.
 	bg     context.Context
 	stopBg context.CancelFunc
@@ -112,6 +114,9 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	m.pruneDigests()
 	m.newReaderAndRoot(reg)
 	undo = append(undo, func() { m.reader.Close() })
+	if len(cfg.Prefetch) > 0 {
+		m.prefetch = newPrefetcher(m, cfg.Prefetch, cfg.PrefetchRate)
+	}
 	if err := m.install(t, offline == nil); err != nil {
 		return nil, fmt.Errorf("the regions' boot tree: %w", err)
 	}
@@ -129,6 +134,9 @@ func Start(ctx context.Context, cfg Config) (_ *Mount, err error) {
 	m.bg, m.stopBg = context.WithCancel(context.Background())
 	m.goBg(func() { m.follow(m.bg, etag) })
 	m.goBg(func() { m.flushLoop(m.bg) })
+	if m.prefetch != nil {
+		m.goBg(func() { m.prefetch.run(m.bg) })
+	}
 	if m.metrics != nil {
 		m.goBg(func() { m.metrics.serve(m.bg) })
 	}

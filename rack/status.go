@@ -19,6 +19,8 @@ type Status struct {
 	Cache      CacheStatus    `json:"cache"`
 	Reads      ReadStatus     `json:"reads"`
 	Regions    []RegionStatus `json:"regions"`
+	// Prefetch is the progress of prefetch= (absent without it).
+	Prefetch *PrefetchStatus `json:"prefetch,omitempty"`
 }
 
 // TreeStatus describes the installed boot tree and the polls for changes.
@@ -153,6 +155,10 @@ func (m *Mount) Status() Status {
 	}
 	if n := rs.Hits + rs.Misses; n > 0 {
 		st.Reads.HitRatio = float64(rs.Hits) / float64(n)
+	}
+
+	if m.prefetch != nil {
+		st.Prefetch = m.prefetch.status()
 	}
 
 	for _, r := range m.client.Stats() {

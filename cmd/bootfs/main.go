@@ -104,6 +104,12 @@ Options (-o, comma-separated):
    tree_wait=DURATION   how long one tree long-poll is held by a region (default 30s)
    offline_after=DURATION  with a tree saved in cache_dir, how long the mount waits for
                         a region before it mounts offline from that tree (default 15s)
+   prefetch=GLOB[:GLOB...]  fetch the tree's files matching a glob into the cache in the
+                        background as soon as they appear (and at start when not cached),
+                        e.g. prefetch=ubuntu/amd64/*/noble/stable/*; * matches within one
+                        path component (default off)
+   prefetch_rate=SIZE/s bound on prefetching, e.g. 50M/s or 1G/s (default 50M/s, 40% of
+                        1 Gbit/s); prefetching also waits while reads fetch from regions
    verify_cache         re-check the sha256 of every block read from the disk cache
                         (turns passthrough off: the kernel's reads could not be checked)
    no_passthrough       never let the kernel read wholly cached files directly

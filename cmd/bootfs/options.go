@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,10 @@ func parseOption(req *mountRequest, opt string) error {
 		c.TreeWait, err = parseDuration(value, time.Second, 5*time.Minute)
 	case "offline_after":
 		c.OfflineAfter, err = parseDuration(value, 100*time.Millisecond, 10*time.Minute)
+	case "prefetch":
+		c.Prefetch, err = parseGlobs(value)
+	case "prefetch_rate":
+		c.PrefetchRate, err = parseRate(value)
 	case "memory_limit":
 		req.memoryLimit, err = parseSize(value)
 		if err == nil && req.memoryLimit < 16<<20 {
@@ -140,7 +145,41 @@ func parseOption(req *mountRequest, opt string) error {
 var valueOptions = map[string]bool{
 	"cache_size": true, "cache_dir": true, "secret_file": true, "metrics": true, "readahead": true,
 	"max_fetches": true, "kernel_readahead": true, "tree_wait": true, "offline_after": true, "log_level": true,
-	"log_file": true, "fsname": true, "memory_limit": true,
+	"log_file": true, "fsname": true, "memory_limit": true, "prefetch": true, "prefetch_rate": true,
+}
+
+// parseGlobs reads prefetch=GLOB[:GLOB...]: tree paths with path.Match
+// patterns per component, e.g. ubuntu/amd64/*/noble/stable/*.
+func parseGlobs(s string) ([]string, error) {
+	var out []string
+	for _, g := range strings.Split(s, ":") {
+		g = strings.TrimPrefix(g, "/")
+		if g == "" {
+			return nil, fmt.Errorf("%q has an empty glob (GLOB[:GLOB...], e.g. ubuntu/amd64/*/noble/stable/*)", s)
+		}
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("glob %q is malformed (path.Match syntax per path component: * ? [a-z] \\x)", g)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// parseRate reads a rate SIZE/s (parseSize's sizes: 50M/s, 1G/s); it must
+// be at least 64K/s.
+func parseRate(s string) (int64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "/s")
+	if !ok {
+		return 0, fmt.Errorf("%q is not a rate: want SIZE/s, e.g. 50M/s or 1G/s", s)
+	}
+	n, err := parseSize(num)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a rate: want SIZE/s, e.g. 50M/s or 1G/s", s)
+	}
+	if n < 64<<10 {
+		return 0, fmt.Errorf("rate %q is below the minimum of 64K/s", s)
+	}
+	return n, nil
 }
 
 // parseSize reads a byte count with an optional binary suffix: 4G, 512M,

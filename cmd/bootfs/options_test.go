@@ -58,6 +58,19 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	}
 }
 
+func TestParseMountArgsPrefetch(t *testing.T) {
+	req, err := parseMountArgs([]string{"http://r", "m", "-o", "ro,prefetch=ubuntu/amd64/*/noble/stable/*:/bootx64.efi,prefetch_rate=1G/s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := req.cfg; strings.Join(c.Prefetch, " ") != "ubuntu/amd64/*/noble/stable/* bootx64.efi" || c.PrefetchRate != 1<<30 {
+		t.Errorf("prefetch %q rate %d", c.Prefetch, c.PrefetchRate)
+	}
+	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "prefetch_rate=50MiB/s"}); err != nil || req.cfg.PrefetchRate != 50<<20 {
+		t.Errorf("prefetch_rate=50MiB/s: %+v, %v", req.cfg.PrefetchRate, err)
+	}
+}
+
 func TestParseMountArgsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -78,6 +91,12 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"http://r", "m", "-o", "cache_dir="}, "empty value"},
 		{[]string{"http://r", "m", "-o", "memory_limit=1M"}, "at least 16M"},
 		{[]string{"http://r", "m", "-o"}, "-o needs"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=fast"}, `mount option prefetch_rate=fast: "fast" is not a rate: want SIZE/s, e.g. 50M/s`},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=50M"}, "want SIZE/s"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate=1K/s"}, "below the minimum of 64K/s"},
+		{[]string{"http://r", "m", "-o", "prefetch_rate"}, "needs a value"},
+		{[]string{"http://r", "m", "-o", "prefetch=ubuntu/[amd64/*"}, `glob "ubuntu/[amd64/*" is malformed`},
+		{[]string{"http://r", "m", "-o", "prefetch=a::b"}, "empty glob"},
 		{[]string{"http://r", "m", "-x"}, `unknown flag "-x"`},
 		{[]string{"http://r"}, "want SOURCE and MOUNTPOINT"},
 		{[]string{"http://r", "m", "extra"}, "want SOURCE and MOUNTPOINT"},
@@ -147,6 +166,10 @@ func TestPrintStatus(t *testing.T) {
 	st.Tree.SkippedEntries = []fs.Skipped{{Path: "../../../x", Why: `invalid tree: "../../../x": component ".." is dot component`}}
 	st.Reads.WholeFileChecks, st.Reads.WholeFileFailures = 5, 1
 	st.Tree.TooLarge, st.Tree.SuggestedCacheSize = []string{"custom/amd64/generic/big/uploaded/root-dd"}, 11<<30
+	st.Prefetch = &rack.PrefetchStatus{Globs: []string{"ubuntu/amd64/*/noble/stable/*"}, RateLimit: 50 << 20,
+		FilesDone: 1, FilesTotal: 3, BytesDone: 300 << 20, BytesTotal: 1 << 30, BytesFetched: 280 << 20,
+		Current: "ubuntu/amd64/ga-24.04/noble/stable/squashfs", CurrentDone: 200 << 20, CurrentSize: 900 << 20,
+		Queued: 1, BytesPerSecond: 49 << 20, Paused: true}
 	b.Reset()
 	if err := printStatus(&b, st, now); err != nil {
 		t.Fatal(err)
@@ -158,6 +181,8 @@ func TestPrintStatus(t *testing.T) {
 		"5 whole cached files checked against their sha256 before passthrough, 1 FAILED",
 		"WARNING: 1 files larger than cache_size (4.0 GiB) are read through, never held",
 		"custom/amd64/generic/big/uploaded/root-dd; mount with cache_size=11G to hold them",
+		"prefetch  ubuntu/amd64/*/noble/stable/*: 1 of 3 files, 300.0 MiB of 1.0 GiB; 280.0 MiB fetched at 49.0 MiB/s (limit 50.0 MiB/s), paused for reads",
+		"now ubuntu/amd64/ga-24.04/noble/stable/squashfs (200.0 MiB of 900.0 MiB), 1 more queued",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("offline status output lacks %q:\n%s", want, out)

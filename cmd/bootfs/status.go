@@ -120,6 +120,18 @@ func printStatus(w io.Writer, st *rack.Status, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "checks\t%d whole cached files checked against their sha256 before passthrough%s\n", r.WholeFileChecks, bad)
 	}
+	if pf := st.Prefetch; pf != nil {
+		fmt.Fprintf(tw, "prefetch\t%s: %d of %d files, %s of %s; %s fetched at %s/s (limit %s/s)%s\n",
+			strings.Join(pf.Globs, ":"), pf.FilesDone, pf.FilesTotal, bytesStr(pf.BytesDone), bytesStr(pf.BytesTotal),
+			bytesStr(pf.BytesFetched), bytesStr(int64(pf.BytesPerSecond)), bytesStr(pf.RateLimit),
+			map[bool]string{true: ", paused for reads", false: ""}[pf.Paused])
+		if pf.Current != "" {
+			fmt.Fprintf(tw, "\tnow %s (%s of %s), %d more queued\n", pf.Current, bytesStr(pf.CurrentDone), bytesStr(pf.CurrentSize), pf.Queued)
+		}
+		if pf.Failed > 0 {
+			fmt.Fprintf(tw, "\t%d files given up (fetched when first read instead): %s\n", pf.Failed, oneLine(pf.LastError))
+		}
+	}
 	if st.Metrics != "" {
 		fmt.Fprintf(tw, "metrics\thttp://%s/metrics\n", st.Metrics)
 	}

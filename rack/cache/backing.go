@@ -75,7 +75,7 @@ func (c *Cache) pinWhole(d digest.Digest, size int64) (f *cfile, es []*entry, ok
 	n := digest.BlockCount(size, digest.BlockSize)
 	es = make([]*entry, 0, n)
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.closed {
 		return nil, nil, false
 	}
@@ -101,7 +101,7 @@ func (c *Cache) pinWhole(d digest.Digest, size int64) (f *cfile, es []*entry, ok
 // unpinWhole ends pinWhole's pins.
 func (c *Cache) unpinWhole(f *cfile, es []*entry) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	f.backed--
 	for _, e := range es {
 		c.unpinLocked(e)
@@ -131,7 +131,7 @@ func (c *Cache) openWhole(d digest.Digest, size int64, f *cfile, es []*entry) (f
 	}
 	c.mu.Lock()
 	current := c.files[d] == f
-	c.mu.Unlock()
+	c.unlock()
 	if !current { // every block was evicted meanwhile and the file unlinked
 		return fail()
 	}
@@ -163,7 +163,7 @@ func (c *Cache) openWhole(d digest.Digest, size int64, f *cfile, es []*entry) (f
 	for _, e := range es {
 		intact = intact && !e.removed
 	}
-	c.mu.Unlock()
+	c.unlock()
 	if !intact {
 		return fail()
 	}
@@ -186,7 +186,7 @@ func (c *Cache) verifyAll(f blockFile, es []*entry) (ok, checked bool) {
 			end = max(end, e.off()+e.size)
 		}
 	}
-	c.mu.Unlock()
+	c.unlock()
 	if len(jobs) == 0 {
 		return true, false
 	}
@@ -216,7 +216,7 @@ func (c *Cache) verifyAll(f blockFile, es []*entry) (ok, checked bool) {
 				if live := c.currentLocked(e.key, e.gen); live != nil {
 					live.trusted = uint32(1)<<chunks(e.size) - 1
 				}
-				c.mu.Unlock()
+				c.unlock()
 			}
 			return nil
 		})
@@ -249,6 +249,6 @@ func checkMapped(p []byte, e *entry) (err error) {
 // copyOf returns a copy of e taken under the lock.
 func (c *Cache) copyOf(e *entry) entry {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return *e
 }

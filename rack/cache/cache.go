@@ -124,6 +124,16 @@ type Cache struct {
 	degradedUntil time.Time
 	dirty         bool // index or eviction order changed since the last Flush
 	closed        bool
+	// diskq is the disk work decided under mu and done outside it
+	// (diskwork.go); diskBusy counts its ops, queued or running, per file
+	// digest; diskCond (on mu) is signalled as they finish. diskWG counts
+	// the ops running; Close waits for them (Add only under mu while not
+	// closed).
+	diskq    []diskOp
+	diskBusy map[digest.Digest]int
+	diskCond *sync.Cond
+	diskWG   sync.WaitGroup
+	diskHook func(diskOp) // set by tests before use: called before an op's system calls
 	// inflight counts reads and Backing checks between their lookup and
 	// release; Close waits for them (Add only under mu while not closed).
 	inflight sync.WaitGroup
@@ -179,7 +189,9 @@ func Open(o Options) (*Cache, error) {
 		files:       make(map[digest.Digest]*cfile),
 		held:        make(map[heldKey]int),
 		fragile:     make(map[digest.Digest]bool),
+		diskBusy:    make(map[digest.Digest]int),
 	}
+	c.diskCond = sync.NewCond(&c.mu)
 	if c.load() {
 		// The index names files as a clean shutdown left them; a crash
 		// from now on must not find those stamps.
@@ -202,7 +214,7 @@ func Open(o Options) (*Cache, error) {
 // later Get may still find it corrupt; it does not count as a use.
 func (c *Cache) Contains(k Key) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	_, ok := c.entries[k]
 	return ok && !c.closed
 }
@@ -212,7 +224,7 @@ func (c *Cache) Contains(k Key) bool {
 // use keep their bytes until released. It returns how many were dropped.
 func (c *Cache) Discard(d digest.Digest, size int64) int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.closed {
 		return 0
 	}
@@ -231,7 +243,7 @@ func (c *Cache) Discard(d digest.Digest, size int64) int {
 // stored).
 func (c *Cache) HoldsFile(d digest.Digest) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.files[d] != nil && !c.closed
 }
 
@@ -245,7 +257,7 @@ func (c *Cache) Stats() Stats {
 		Files:    len(c.files),
 		Degraded: c.now().Before(c.degradedUntil),
 	}
-	c.mu.Unlock()
+	c.unlock()
 	s.Hits = c.hits.Load()
 	s.Misses = c.misses.Load()
 	s.Evictions = c.evictions.Load()
@@ -263,14 +275,16 @@ func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		c.mu.Unlock()
+		c.diskCond.Broadcast()
+		c.unlock()
 		// A read in flight may still find its block bad and discard it;
 		// the final index must not list it.
 		c.inflight.Wait()
+		c.diskWG.Wait()
 		err := c.flush(true)
 		c.mu.Lock()
 		c.dropAllFDsLocked()
-		c.mu.Unlock()
+		c.unlock()
 		if c.collector != nil {
 			c.metrics.Unregister(c.collector)
 		}
@@ -285,7 +299,7 @@ func (c *Cache) Close() error {
 // untrustAll marks every chunk untrusted.
 func (c *Cache) untrustAll() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	for _, e := range c.entries {
 		e.trusted = 0
 	}

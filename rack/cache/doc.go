@@ -45,9 +45,11 @@
 // go; only then is its
 // slot punched, unless a new entry for the same block has taken it
 // meanwhile (the bytes of a block are fixed by its digest, so they are the
-// same). All punching and unlinking happens under the cache's lock, so it
-// never races with a Put of the same block or file, and none happens after
-// Close. A read that opens a content file checks afterwards that the file
+// same). Punching and unlinking are decided under the cache's lock but done
+// after it is released (diskwork.go), so a read never waits behind a disk
+// system call; a Put into a file with such work queued or running waits for
+// it, so the work never races with a Put of the same block or file, and
+// none happens after Close (Close waits for the work running). A read that opens a content file checks afterwards that the file
 // is still the one its entry names (a file is unlinked and its record
 // dropped together), so it never reads a newer file of the same name.
 //

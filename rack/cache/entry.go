@@ -1,11 +1,7 @@
 package cache
 
 import (
-	"errors"
 	"hash/crc32"
-	"io/fs"
-	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/bootfs/bootfs/internal/digest"
@@ -136,8 +132,9 @@ func (c *Cache) tickLocked() int64 {
 // block's range is punched out of its content file, or, if a read or a
 // Backing holder still uses it, by the last of them (release). A content
 // file left without blocks is unlinked (an open descriptor keeps reading
-// the old inode). Disk work happens under c.mu, so a Put of the same key
-// can never race with it. Caller holds c.mu.
+// the old inode). The disk work is queued and done after c.mu is released
+// (diskwork.go says why it cannot race with a Put). Caller holds c.mu and
+// calls c.unlock.
 func (c *Cache) removeLocked(e *entry) {
 	c.order.remove(e.node)
 	delete(c.entries, e.key)
@@ -188,24 +185,26 @@ func (c *Cache) unpinLocked(e *entry) {
 	c.punchLocked(e)
 }
 
-// punchLocked frees the disk space of removed entry e, unless its content
-// file is gone or another entry (or a Put in flight) now owns the same
-// block, or a read still uses an older removed entry of it: their bytes are
-// the same, and in use. Nothing is punched after Close (the directory may
-// belong to another process by then), nor in a fragile file, which a kernel
-// may still read for an earlier process: only unlinking it whole is safe
-// (evictLocked does). Caller holds c.mu.
+// punchLocked queues the freeing of removed entry e's disk space (done
+// outside the lock, see diskwork.go) when punchableLocked allows it. Caller
+// holds c.mu and calls c.unlock.
 func (c *Cache) punchLocked(e *entry) {
-	_, busy := c.pending[e.key]
-	if c.closed || c.files[e.key.File] != e.file || c.entries[e.key] != nil || busy || c.held[heldKey{e.file, e.key}] > 0 ||
-		c.fragile[e.key.File] {
-		return
+	if c.punchableLocked(e.file, e.key) {
+		c.queueLocked(diskOp{f: e.file, key: e.key})
 	}
-	// The whole slot: a partial filesystem block would only be zeroed.
-	if err := punch(e.file.path, e.off(), digest.BlockSize); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.diskErrors.Add(1)
-		c.log.Warn("cannot free a cached block's space", append(e.key.attrs(), slog.String("path", e.file.path), slog.Any("err", err))...)
-	}
+}
+
+// punchableLocked reports whether block k's slot in content file f may be
+// punched: not when its file is gone or another entry (or a Put in flight)
+// now owns the same block, or a read still uses an older removed entry of
+// it (their bytes are the same, and in use). Nothing is punched after Close
+// (the directory may belong to another process by then), nor in a fragile
+// file, which a kernel may still read for an earlier process: only
+// unlinking it whole is safe (evictLocked does). Caller holds c.mu.
+func (c *Cache) punchableLocked(f *cfile, k Key) bool {
+	_, busy := c.pending[k]
+	return !c.closed && c.files[k.File] == f && c.entries[k] == nil && !busy && c.held[heldKey{f, k}] == 0 &&
+		!c.fragile[k.File]
 }
 
 // evictLocked evicts entries in the order's victim order (policy.go) until
@@ -270,14 +269,12 @@ func (c *Cache) currentLocked(k Key, gen uint64) *entry {
 	return nil
 }
 
-// unlinkLocked removes a content file, counting and logging failures other
-// than the file being gone already. Caller holds c.mu.
-func (c *Cache) unlinkLocked(path string) {
+// unlinkLocked queues the removal of content file f (done outside the
+// lock, see diskwork.go), with its fragile marker when marker is set.
+// Caller holds c.mu and calls c.unlock.
+func (c *Cache) unlinkLocked(f *cfile, marker bool) {
 	if c.closed {
 		return // the directory may belong to another process now
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.diskErrors.Add(1)
-		c.log.Warn("cannot remove a cached file", slog.String("path", path), slog.Any("err", err))
-	}
+	c.queueLocked(diskOp{f: f, unlink: true, marker: marker})
 }

@@ -50,7 +50,7 @@ func (c *Cache) acquireFDLocked(f *cfile) (fd int, ok bool) {
 // dropped, and its file unlinked, before a new one can be created.
 func (c *Cache) adoptFD(f *cfile, fd int) (kept, current bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	current = c.files[f.d] == f
 	// A descriptor of f still open (kept, or retired and read) stays the
 	// only one.

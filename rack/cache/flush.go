@@ -39,11 +39,11 @@ func (c *Cache) flush(final bool) error {
 
 	c.mu.Lock()
 	if !final && c.closed {
-		c.mu.Unlock()
+		c.unlock()
 		return ErrClosed
 	}
 	if !final && !c.dirty {
-		c.mu.Unlock()
+		c.unlock()
 		c.unmarkReleased()
 		return nil
 	}
@@ -78,7 +78,7 @@ func (c *Cache) flush(final bool) error {
 		}
 	}
 	nextGen := c.nextGen
-	c.mu.Unlock()
+	c.unlock()
 
 	synced, drop, failed, syncErr := c.syncBlocks(unsynced, newFiles)
 	if len(drop) > 0 {
@@ -119,7 +119,7 @@ func (c *Cache) flush(final bool) error {
 	if err != nil || syncErr != nil {
 		c.dirty = true // try again next time
 	}
-	c.mu.Unlock()
+	c.unlock()
 	c.unmarkReleased()
 	if err != nil {
 		return err

@@ -111,13 +111,20 @@ func (c *Cache) markFragile(f *cfile) error {
 func (c *Cache) unmarkReleased() {
 	c.markMu.Lock()
 	defer c.markMu.Unlock()
+	// The markers are removed outside c.mu (reads never wait behind the
+	// unlinks); f.marked is guarded by markMu, held throughout. A Backing
+	// holder that comes meanwhile marks again under markMu, so it waits.
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var done []*cfile
 	for d, f := range c.files {
 		if f.marked && f.backed == 0 && !c.fragile[d] {
-			if err := os.Remove(c.markerPath(d)); err == nil || errors.Is(err, fs.ErrNotExist) {
-				f.marked = false
-			}
+			done = append(done, f)
+		}
+	}
+	c.unlock()
+	for _, f := range done {
+		if err := os.Remove(c.markerPath(f.d)); err == nil || errors.Is(err, fs.ErrNotExist) {
+			f.marked = false
 		}
 	}
 }

@@ -72,7 +72,7 @@ type reader struct {
 // used.
 func (c *Cache) lookup(k Key) (reader, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	e := c.entries[k]
 	if e == nil || c.closed {
 		return reader{}, false
@@ -93,7 +93,7 @@ func (c *Cache) release(r reader) {
 		unix.Close(r.fd)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if r.shared {
 		c.releaseFDLocked(r.live.file)
 	}
@@ -184,7 +184,7 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 		live.trusted |= mask
 
 	}
-	c.mu.Unlock()
+	c.unlock()
 	c.hits.Add(1)
 	return len(p), true
 }
@@ -206,7 +206,7 @@ func (c *Cache) readFailed(e entry, err error) {
 	if live != nil {
 		c.removeLocked(live)
 	}
-	c.mu.Unlock()
+	c.unlock()
 	if live == nil {
 		return // evicted or discarded by someone else while we looked
 	}

@@ -50,7 +50,7 @@ func (c *Cache) load() (stamped bool) {
 	found, unchanged, removed := c.scanFiles(want, stamps, marked)
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	dropped := 0
 	for _, r := range recs { // the next victim first
 		if !found[r.key] {

@@ -3,7 +3,6 @@ package cache
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/bootfs/bootfs/internal/digest"
 )
@@ -25,19 +24,21 @@ func (c *Cache) Put(k Key, data []byte) error {
 	crcs := chunkCRCs(data)
 
 	c.mu.Lock()
+	// A punch or unlink of this file queued or running finishes first.
+	c.waitDiskLocked(k.File)
 	switch _, busy := c.pending[k]; {
 	case c.closed:
-		c.mu.Unlock()
+		c.unlock()
 		return ErrClosed
 	case c.entries[k] != nil:
 		c.touchLocked(c.entries[k])
-		c.mu.Unlock()
+		c.unlock()
 		return nil
 	case busy:
-		c.mu.Unlock()
+		c.unlock()
 		return nil
 	case c.now().Before(c.degradedUntil):
-		c.mu.Unlock()
+		c.unlock()
 		return fmt.Errorf("cache: put %v: %w", k, ErrDegraded)
 	}
 	// Hold the content file (so that evicting its other blocks does not
@@ -45,7 +46,7 @@ func (c *Cache) Put(k Key, data []byte) error {
 	// the disk never holds more than the limit plus what readers still use.
 	if c.pinnedBytes+c.pendingBytes+size > c.limit {
 		// Evicting every unpinned block would not make room.
-		c.mu.Unlock()
+		c.unlock()
 		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
 	}
 	f := c.fileLocked(k.File)
@@ -55,19 +56,19 @@ func (c *Cache) Put(k Key, data []byte) error {
 	if c.used+size > c.limit { // the rest is reserved by other puts in flight
 		delete(c.pending, k)
 		c.dropHoldLocked(f)
-		c.mu.Unlock()
+		c.unlock()
 		return fmt.Errorf("cache: put %v: %w", k, ErrNoRoom)
 	}
 	c.used += size
 	c.pendingBytes += size
 	e := &entry{key: k, gen: c.nextGen, size: size, crcs: crcs, trusted: allChunks, file: f}
 	c.nextGen++
-	c.mu.Unlock()
+	c.unlock()
 
 	err := writeAt(f.path, e.off(), data)
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	delete(c.pending, k)
 	c.pendingBytes -= size
 	switch {
@@ -89,21 +90,20 @@ func (c *Cache) Put(k Key, data []byte) error {
 	return err
 }
 
-// dropHoldLocked ends a Put's hold on content file f, unlinking it if it
-// holds no block. Caller holds c.mu.
+// dropHoldLocked ends a Put's hold on content file f, unlinking it (queued,
+// see diskwork.go) if it holds no block. Caller holds c.mu and calls
+// c.unlock.
 func (c *Cache) dropHoldLocked(f *cfile) {
 	if f.blocks--; f.blocks == 0 {
 		c.dropFDLocked(f)
-		c.unlinkLocked(f.path)
-		if c.files[f.d] == f {
+		current := c.files[f.d] == f
+		if current {
 			delete(c.files, f.d)
 			// Whoever still reads it reads the unlinked inode: it
 			// needs no marker any more.
 			delete(c.fragile, f.d)
-			if !c.closed {
-				os.Remove(c.markerPath(f.d))
-			}
 		}
+		c.unlinkLocked(f, current)
 	}
 }
 

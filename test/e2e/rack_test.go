@@ -22,6 +22,7 @@ func TestRack(t *testing.T) {
 	t.Run("ReadOnly", g.testReadOnly)
 	t.Run("BadMounts", g.testBadMounts)
 	t.Run("StatusAndWarm", g.testStatusAndWarm)
+	t.Run("Prefetch", g.testPrefetch)
 	t.Run("Signals", g.testSignals)
 	t.Run("Fstab", g.testFstab)
 	t.Run("RegionKilled", g.testRegionKilled)
