@@ -85,7 +85,11 @@ func (r *Region) adopt(ctx context.Context, d digest.Digest, size int64) error {
 // block digests, at the verifier's rate. A failure is logged; the next
 // pass tries again.
 func (r *Region) recordBlocks(ctx context.Context, d digest.Digest, blocks []digest.Digest) {
-	if err := r.db.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil && ctx.Err() == nil {
-		r.log.Warn("cannot record block digests computed by the verifier", "sha256", d, "err", err)
+	if err := r.db.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("cannot record block digests computed by the verifier", "sha256", d, "err", err)
+		}
+		return
 	}
+	r.api.BlockDigestsRecorded(d)
 }

@@ -82,3 +82,8 @@ func (s *Server) forgetBlocks(d digest.Digest) {
 	delete(s.blocks.m, d)
 	s.blocks.mu.Unlock()
 }
+
+// BlockDigestsRecorded tells the server that block digests of d were
+// recorded (BLAKE3 ones for a file that had SHA-256 ones only): the next
+// request reads them from the database.
+func (s *Server) BlockDigestsRecorded(d digest.Digest) { s.forgetBlocks(d) }
