@@ -90,11 +90,13 @@ func TestBenchBlockDigestCPU(t *testing.T) {
 			curl[f.algo] = append(curl[f.algo], curlOpensslCPU(t, r, f.e.SHA256)/gib)
 			m := g.mount(t, mountSpec{source: r.URL()})
 			pid := daemonPID(m.dir)
+			stop := perfRecord(t, pid, fmt.Sprintf("%s-%d", f.algo, i+1))
 			before := procCPU(t, pid)
 			if _, n := readAll(t, m.path(f.e.Path)); n != f.e.Size {
 				t.Fatalf("read %d of %d bytes", n, f.e.Size)
 			}
 			cpu := procCPU(t, pid) - before
+			stop()
 			rack[f.algo] = append(rack[f.algo], cpu/gib)
 			t.Logf("round %d, %s block digests, %.2f GiB: bootfs %.2f core-s/GiB, curl | openssl dgst -sha256 %.2f core-s/GiB",
 				i+1, f.algo, gib, cpu/gib, curl[f.algo][i])
@@ -120,6 +122,26 @@ func TestBenchBlockDigestCPU(t *testing.T) {
 		fmt.Fprintf(&out, "| the same ÷ `curl \\| openssl dgst -sha256`, %s block digests | %.2f core-s | %.2f core-s | %.2f | <= 0.5 |\n", f.algo, rk, cu, rk/cu)
 	}
 	fmt.Print(out.String())
+}
+
+// perfRecord, if $BOOTFS_BENCH_PERF names a directory, runs `perf record
+// -g` on process pid into DIR/name.data until the returned function is
+// called (then `perf report -i DIR/name.data` shows where bootfs spent
+// its CPU).
+func perfRecord(t *testing.T, pid int, name string) func() {
+	dir := os.Getenv("BOOTFS_BENCH_PERF")
+	if dir == "" {
+		return func() {}
+	}
+	cmd := exec.Command("perf", "record", "-g", "-F", "999", "-p", strconv.Itoa(pid), "-o", filepath.Join(dir, name+".data"))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("perf record: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // perf attaches
+	return func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
 }
 
 // procCPU returns utime+stime of process pid, in seconds.
