@@ -84,6 +84,12 @@ echo "RATIO region_serve_vs_nginx $(ratio "$n" "$r")   (target >= 0.9, every blo
 
 [ "${BENCH_SKIP_GO:-}" = 1 ] && exit 0
 
+# Verify-on-read alone (read, hash every block, compare, write to io.Discard), BLAKE3 block
+# digests against SHA-256 ones (files of an earlier release), in one run (issue #15).
+go test -run '^$' -bench 'BenchmarkVerifiedCopy' -benchtime 20x -count 3 ./region/store/ | grep -E '^Benchmark' |
+	awk '{ split($1, n, "/"); sub(/-[0-9]+$/, "", n[2]); s[n[2]] += $(NF-1); c[n[2]]++; print }
+	END { if (c["blake3"] && c["sha256"]) printf "RATIO verified_copy_blake3_vs_sha256 %.2f   (MB/s, mean of %d; the lever behind region_serve_vs_nginx)\n", (s["blake3"]/c["blake3"]) / (s["sha256"]/c["sha256"]), c["blake3"] }'
+
 # 3. reconcile of 10,000 files.
 go test -run '^$' -bench 'BenchmarkReconcile10k' -benchtime 5x ./region/store/ | grep -E 'Benchmark|ok'
 
