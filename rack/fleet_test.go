@@ -219,7 +219,7 @@ func TestWholeFileCheckRefusesBadDigestList(t *testing.T) {
 	h.Write(fake)
 	_, blocks := h.Sum()
 	r.SetBlob(d, fake)
-	r.SetBlockDigests(d, &wire.BlockDigests{SHA256: d, Size: int64(len(fake)), BlockSize: digest.BlockSize, Blocks: blocks})
+	r.SetBlockDigests(d, &wire.BlockDigests{SHA256: d, Size: int64(len(fake)), BlockSize: digest.BlockSize, Blocks: blocks, Algorithm: h.Algorithm()})
 	cfg := testConfig(t, r.URL())
 	start(t, cfg)
 

@@ -78,3 +78,18 @@ func (r *Region) adopt(ctx context.Context, d digest.Digest, size int64) error {
 	}
 	return r.db.MarkHeld(ctx, r.id, d, size)
 }
+
+// recordBlocks records the block digests (of digest.BlockAlgorithm) the
+// background verifier computed for d, if none of that algorithm are
+// recorded yet: that is how files stored by an earlier release get BLAKE3
+// block digests, at the verifier's rate. A failure is logged; the next
+// pass tries again.
+func (r *Region) recordBlocks(ctx context.Context, d digest.Digest, blocks []digest.Digest) {
+	if err := r.db.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("cannot record block digests computed by the verifier", "sha256", d, "err", err)
+		}
+		return
+	}
+	r.api.BlockDigestsRecorded(d)
+}

@@ -255,18 +255,11 @@ func (r *Region) Serve(ctx context.Context) error {
 		g.Go(func() error {
 			return r.store.RunVerifier(ctx, store.VerifierOptions{
 				BytesPerSec: r.cfg.VerifyRate, Interval: r.cfg.VerifyInterval,
-				List: func(ctx context.Context) ([]digest.Digest, error) {
-					held, err := r.db.Held(ctx, r.id)
-					if err != nil {
-						return nil, err
-					}
-					out := make([]digest.Digest, 0, len(held))
-					for d := range held {
-						out = append(out, d)
-					}
-					return out, nil
-				},
-				OnCorrupt: r.forgetCorrupt,
+				// Files without BLAKE3 block digests (stored by an
+				// earlier release) first: the pass records them.
+				List:       func(ctx context.Context) ([]digest.Digest, error) { return r.db.HeldByConversion(ctx, r.id) },
+				OnCorrupt:  r.forgetCorrupt,
+				OnVerified: r.recordBlocks,
 			})
 		})
 	}

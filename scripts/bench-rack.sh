@@ -15,3 +15,7 @@ fi
 BOOTFS_BENCH=1 go test -count=1 -run '^TestPolicyTrace$' -timeout 30m -v ./rack/cache/ | grep -E 'byte hit ratio|chosen/optimal'
 go test -tags bench -count=1 -run '^TestBench$' -timeout 60m -v ./test/e2e/ 2>&1 |
 	grep -v -E 'regiontest.go:[0-9]+: time=' 
+# Rack CPU per cold GiB with BLAKE3 block digests against SHA-256 ones and
+# against curl | openssl dgst -sha256 (issue #15).
+go test -tags bench -count=1 -run '^TestBenchBlockDigestCPU$' -timeout 30m -v ./test/e2e/ 2>&1 |
+	grep -E '^\|| core-s/GiB|^rack CPU|FAIL|^ok'

@@ -61,14 +61,29 @@ type Region struct {
 	Alive         bool      `json:"alive"`
 }
 
-// BlockDigests lists the SHA-256 of each BlockSize block of one file; the
+// BlockDigests lists the digest of each BlockSize block of one file; the
 // last block may be short. A rack verifies every block it fetches.
+// Algorithm names the block digests' algorithm, digest.BLAKE3 or
+// digest.SHA256; empty (a region of an earlier release) means SHA-256.
+// SHA256 is always the whole file's SHA-256, its identity.
+//
+// A client that can check BLAKE3 block digests asks for
+// PathBlobs + "<sha256>/blocks?" + BlockAlgorithmsParam + "=blake3"; a
+// region answers a request without it (a rack or region of an earlier
+// release, which would check every digest as a SHA-256) with SHA-256
+// block digests only.
 type BlockDigests struct {
 	SHA256    digest.Digest   `json:"sha256"`
 	Size      int64           `json:"size"`
 	BlockSize int64           `json:"block_size"`
 	Blocks    []digest.Digest `json:"blocks"`
+	Algorithm string          `json:"algorithm"`
 }
+
+// BlockAlgorithmsParam is the query parameter of a block digests request
+// listing, comma-separated, the block digest algorithms the client checks
+// besides SHA-256 (today "blake3").
+const BlockAlgorithmsParam = "algorithms"
 
 // Banner is a persistent problem an operator must see; it clears itself when
 // the condition goes away.

@@ -62,7 +62,9 @@ func (c *Client) fetchDigests(ctx context.Context, d digest.Digest) (*wire.Block
 }
 
 func (c *Client) digestsFrom(ctx context.Context, r *region, d digest.Digest) (*wire.BlockDigests, error) {
-	resp, err := c.get(ctx, r, wire.PathBlobs+d.String()+"/blocks", c.firstTimeout(r))
+	// Announce BLAKE3: a region answers a client that does not with
+	// SHA-256 block digests.
+	resp, err := c.get(ctx, r, wire.PathBlobs+d.String()+"/blocks?"+wire.BlockAlgorithmsParam+"="+digest.BLAKE3, c.firstTimeout(r))
 	if err != nil {
 		return nil, c.fail(ctx, r, err, false)
 	}
@@ -87,8 +89,14 @@ func (c *Client) digestsFrom(ctx context.Context, r *region, d digest.Digest) (*
 	return &bd, nil
 }
 
-// checkDigests checks that bd is a block list for d of the expected shape.
+// checkDigests checks that bd is a block list for d of the expected shape,
+// of a known algorithm (which it names canonically: "" is SHA-256).
 func checkDigests(bd *wire.BlockDigests, d digest.Digest) error {
+	algo, err := digest.CheckAlgorithm(bd.Algorithm)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	bd.Algorithm = algo
 	switch want := digest.BlockCount(bd.Size, digest.BlockSize); {
 	case bd.SHA256 != d:
 		return fmt.Errorf("%w: block digests are for %s", ErrCorrupt, bd.SHA256.Short(12))

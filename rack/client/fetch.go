@@ -25,12 +25,22 @@ import (
 // error is returned. On error the contents of buf are undefined: never use
 // them.
 func (c *Client) FetchBlock(ctx context.Context, d digest.Digest, off int64, buf []byte, want digest.Digest, holders []string) (string, error) {
+	return c.FetchBlockOf(ctx, d, off, buf, digest.SHA256, want, holders)
+}
+
+// FetchBlockOf is FetchBlock for a block digest want of algorithm algo
+// (wire.BlockDigests.Algorithm: digest.BLAKE3, or digest.SHA256 or "").
+func (c *Client) FetchBlockOf(ctx context.Context, d digest.Digest, off int64, buf []byte, algo string, want digest.Digest, holders []string) (string, error) {
+	algo, err := digest.CheckAlgorithm(algo)
+	if err != nil {
+		return "", fmt.Errorf("fetch %s: %w", d.Short(12), err)
+	}
 	if off < 0 || len(buf) == 0 {
 		return "", fmt.Errorf("fetch %s: bad range: %d bytes at %d", d.Short(12), len(buf), off)
 	}
 	var errs []error
 	for _, r := range c.order(holders) {
-		err := c.fetchFrom(ctx, r, d, off, buf, want)
+		err := c.fetchFrom(ctx, r, d, off, buf, algo, want)
 		if err == nil {
 			return r.url, nil
 		}
@@ -44,7 +54,7 @@ func (c *Client) FetchBlock(ctx context.Context, d digest.Digest, off int64, buf
 
 // fetchFrom is FetchBlock against one region; it records the outcome in the
 // region's health unless ctx ended.
-func (c *Client) fetchFrom(ctx context.Context, r *region, d digest.Digest, off int64, buf []byte, want digest.Digest) error {
+func (c *Client) fetchFrom(ctx context.Context, r *region, d digest.Digest, off int64, buf []byte, algo string, want digest.Digest) error {
 	start := time.Now()
 	last := off + int64(len(buf)) - 1
 	resp, err := c.get(ctx, r, wire.PathBlobs+d.String(), c.firstTimeout(r), "Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(last, 10))
@@ -75,8 +85,8 @@ func (c *Client) fetchFrom(ctx context.Context, r *region, d digest.Digest, off 
 	if err != nil {
 		return c.fail(ctx, r, fmt.Errorf("body cut after %d of %d bytes: %w", n, len(buf), err), false)
 	}
-	if got := digest.Of(buf); got != want {
-		return c.fail(ctx, r, fmt.Errorf("%w: bytes %d-%d have sha256 %s, want %s", ErrCorrupt, off, last, got.Short(12), want.Short(12)), true)
+	if got := digest.BlockSum(algo, buf); got != want {
+		return c.fail(ctx, r, fmt.Errorf("%w: bytes %d-%d have %s %s, want %s", ErrCorrupt, off, last, algo, got.Short(12), want.Short(12)), true)
 	}
 	c.succeeded(r, int64(len(buf)), time.Since(start))
 	return nil

@@ -145,8 +145,15 @@ func (s *DigestStore) Prune(keep func(digest.Digest) bool) (int, error) {
 }
 
 // CheckDigests checks that bd is a list for d of the expected shape: its
-// sha256, digest.BlockSize blocks, one digest per block of its size.
+// sha256, a known block digest algorithm (which it names canonically: ""
+// is SHA-256), digest.BlockSize blocks, one digest per block of its size.
 func CheckDigests(bd *wire.BlockDigests, d digest.Digest) error {
+	// A list saved by an earlier release names no algorithm: SHA-256.
+	algo, err := digest.CheckAlgorithm(bd.Algorithm)
+	if err != nil {
+		return err
+	}
+	bd.Algorithm = algo
 	switch want := digest.BlockCount(bd.Size, digest.BlockSize); {
 	case bd.SHA256 != d:
 		return fmt.Errorf("block digests are for %s, not %s", bd.SHA256.Short(12), d.Short(12))

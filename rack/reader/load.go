@@ -95,7 +95,7 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		case got != n:
 			r.st.verifyFailures.Add(1)
 			r.log.Warn("block cache returned a block of the wrong size; fetching it again", "sha256", f.d.String(), "block", i, "size", got, "want", n)
-		case r.verifyHits && digest.Of((*buf)[:n]) != want:
+		case r.verifyHits && digest.BlockSum(f.bd.Algorithm, (*buf)[:n]) != want:
 			r.st.verifyFailures.Add(1)
 			r.log.Warn("block cache returned a corrupt block; fetching it again", "sha256", f.d.String(), "block", i)
 		default:
@@ -111,7 +111,7 @@ func (r *Reader) load(f *file, i int64, ahead bool) (any, error) {
 		buf = r.mem.getBuf()
 	}
 	r.st.inFlight.Add(1)
-	_, err := r.cl.FetchBlock(r.ctx, f.d, i*digest.BlockSize, (*buf)[:n], want, f.holders)
+	_, err := r.cl.FetchBlockOf(r.ctx, f.d, i*digest.BlockSize, (*buf)[:n], f.bd.Algorithm, want, f.holders)
 	r.st.inFlight.Add(-1)
 	if !ahead {
 		r.sem.Release(1)

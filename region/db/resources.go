@@ -169,33 +169,6 @@ func (d *DB) BlobByName(ctx context.Context, name string) (Blob, error) {
 	return b, err
 }
 
-// SetBlockDigests stores the per-block digests computed at ingest. The
-// first region to ingest a blob writes them; they are the same everywhere.
-func (d *DB) SetBlockDigests(ctx context.Context, sha digest.Digest, blockSize int64, blocks []digest.Digest) error {
-	_, err := d.pool.Exec(ctx, `
-		UPDATE blob SET block_size = $2, block_digests = $3
-		WHERE sha256 = $1 AND (block_digests IS NULL OR block_size <> $2)`,
-		sha.String(), blockSize, digest.EncodeBlocks(blocks))
-	return err
-}
-
-// BlockDigests returns the stored block digests of a blob; ErrNotFound if
-// the blob is unknown or not ingested yet.
-func (d *DB) BlockDigests(ctx context.Context, sha digest.Digest) (size, blockSize int64, blocks []digest.Digest, err error) {
-	var raw []byte
-	var bs *int64
-	err = d.pool.QueryRow(ctx, `SELECT size, block_size, block_digests FROM blob WHERE sha256 = $1`,
-		sha.String()).Scan(&size, &bs, &raw)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && bs == nil) {
-		return 0, 0, nil, fmt.Errorf("block digests of %s: %w", sha, ErrNotFound)
-	}
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	blocks, err = digest.DecodeBlocks(raw)
-	return size, *bs, blocks, err
-}
-
 func orEmpty(m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}

@@ -95,34 +95,69 @@ func (s *Server) corrupt(d digest.Digest, err error) {
 	}
 }
 
-// openVerified opens stored file d with its recorded block digests. A
-// file whose digests were never recorded is hashed whole first (and its
-// digests recorded), so it is still served only once verified.
+// openVerified opens stored file d with its recorded block digests (BLAKE3
+// ones if recorded, else SHA-256 ones). A file whose digests were never
+// recorded is hashed whole first (and its digests recorded), so it is
+// still served only once verified.
 func (s *Server) openVerified(ctx context.Context, d digest.Digest) (*store.Verified, error) {
 	bi, err := s.blockInfo(ctx, d)
 	if errors.Is(err, db.ErrNotFound) {
-		if _, serr := s.d.Store.Stat(d); serr != nil {
-			return nil, serr
-		}
-		whole, blocks, herr := s.d.Store.Hash(ctx, d, 0)
-		if herr != nil {
-			return nil, herr
-		}
-		if whole != d {
-			if qerr := s.d.Store.Quarantine(d, "sha256 of the stored bytes is "+whole.String()); qerr != nil && !errors.Is(qerr, store.ErrNotFound) {
-				return nil, qerr
-			}
-			return nil, fmt.Errorf("%w: sha256 of the stored bytes of %s is %s", store.ErrCorrupt, d, whole)
-		}
-		if err := s.d.DB.SetBlockDigests(ctx, d, digest.BlockSize, blocks); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return nil, err
-		}
-		size, _ := s.d.Store.Stat(d)
-		bi = blockInfo{size: size, bs: digest.BlockSize, blocks: blocks}
-	} else if err != nil {
+		bi, err = s.hashStored(ctx, d, digest.BlockAlgorithm)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return s.d.Store.OpenVerified(d, bi.size, bi.bs, bi.blocks)
+	return s.d.Store.OpenVerified(d, bi.size, bi.bs, bi.algo, bi.blocks)
+}
+
+// hashStored reads stored file d whole, checks its sha256 (quarantining
+// it if wrong: ErrCorrupt) and records and returns its block digests of
+// algorithm algo. store.ErrNotFound if this region does not hold it.
+func (s *Server) hashStored(ctx context.Context, d digest.Digest, algo string) (blockInfo, error) {
+	size, err := s.d.Store.Stat(d)
+	if err != nil {
+		return blockInfo{}, err
+	}
+	whole, blocks, err := s.d.Store.HashOf(ctx, d, algo, 0)
+	if err != nil {
+		return blockInfo{}, err
+	}
+	if whole != d {
+		if qerr := s.d.Store.Quarantine(d, "sha256 of the stored bytes is "+whole.String()); qerr != nil && !errors.Is(qerr, store.ErrNotFound) {
+			return blockInfo{}, qerr
+		}
+		return blockInfo{}, fmt.Errorf("%w: sha256 of the stored bytes of %s is %s", store.ErrCorrupt, d, whole)
+	}
+	if err := s.d.DB.SetBlockDigestsOf(ctx, d, algo, digest.BlockSize, blocks); err != nil && !errors.Is(err, db.ErrNotFound) {
+		return blockInfo{}, err
+	}
+	return blockInfo{size: size, bs: digest.BlockSize, algo: algo, blocks: blocks, at: time.Now()}, nil
+}
+
+// sha256Blocks returns d's SHA-256 block digests, for a client of an
+// earlier release. A file ingested by this release has none recorded:
+// then this region hashes its copy once (concurrent requests wait for the
+// same hash) and records them; store.ErrNotFound if it holds no copy (the
+// client asks another region).
+func (s *Server) sha256Blocks(ctx context.Context, d digest.Digest) (blockInfo, error) {
+	r, err := s.d.DB.BlockDigestsOf(ctx, d, digest.SHA256)
+	if err == nil {
+		return blockInfo{size: r.Size, bs: r.BlockSize, algo: r.Algorithm, blocks: r.Blocks}, nil
+	}
+	if !errors.Is(err, db.ErrNotFound) {
+		return blockInfo{}, err
+	}
+	if _, err := s.d.DB.BlockDigestsOf(ctx, d, ""); err != nil {
+		return blockInfo{}, err // an unknown blob: db.ErrNotFound
+	}
+	v, err, _ := s.blocks.sha256.Do(d.String(), func() (any, error) {
+		// Detached from one request: the others wait for the same hash.
+		return s.hashStored(context.WithoutCancel(ctx), d, digest.SHA256)
+	})
+	if err != nil {
+		return blockInfo{}, err
+	}
+	return v.(blockInfo), nil
 }
 
 // verifiedWriter hands http.ServeContent's copy of a whole file or a single
@@ -186,25 +221,51 @@ func checkRange(w http.ResponseWriter, r *http.Request, size int64) bool {
 	return true
 }
 
-// serveBlocks sends the block digests of a file.
+// serveBlocks sends the block digests of a file: BLAKE3 ones (or SHA-256
+// ones, for a file stored by an earlier release and not yet converted) to
+// a client that announces BLAKE3 (wire.BlockAlgorithmsParam), SHA-256 ones
+// to any other: a rack or region of an earlier release would check
+// BLAKE3 digests as SHA-256 ones and take every block for damaged.
 func (s *Server) serveBlocks(w http.ResponseWriter, r *http.Request) {
 	d, err := digest.Parse(r.PathValue("sha"))
 	if err != nil {
 		http.Error(w, "malformed sha256", http.StatusBadRequest)
 		return
 	}
-	bi, err := s.blockInfo(r.Context(), d)
-	if errors.Is(err, db.ErrNotFound) {
+	var bi blockInfo
+	if announcesBLAKE3(r) {
+		bi, err = s.blockInfo(r.Context(), d)
+	} else {
+		bi, err = s.sha256Blocks(r.Context(), d)
+	}
+	switch {
+	case errors.Is(err, db.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		http.NotFound(w, r)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrCorrupt):
+		s.corrupt(d, err)
+		http.Error(w, "this region does not hold that file: its copy was damaged and is being fetched again", http.StatusNotFound)
+		return
+	case err != nil:
 		s.internal(w, "read block digests", err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	_ = json.NewEncoder(w).Encode(wire.BlockDigests{SHA256: d, Size: bi.size, BlockSize: bi.bs, Blocks: bi.blocks})
+	_ = json.NewEncoder(w).Encode(wire.BlockDigests{SHA256: d, Size: bi.size, BlockSize: bi.bs, Blocks: bi.blocks, Algorithm: bi.algo})
+}
+
+// announcesBLAKE3 reports whether a block digests request lists BLAKE3
+// among the algorithms its client checks.
+func announcesBLAKE3(r *http.Request) bool {
+	for _, v := range r.URL.Query()[wire.BlockAlgorithmsParam] {
+		for a := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(a) == digest.BLAKE3 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // internal logs detail and answers a generic 500.

@@ -42,7 +42,7 @@ func blob(seed uint64, n int) ([]byte, digest.Digest) {
 func blocksOf(b []byte) []digest.Digest {
 	var out []digest.Digest
 	for off := 0; off < len(b); off += digest.BlockSize {
-		out = append(out, digest.Of(b[off:min(off+digest.BlockSize, len(b))]))
+		out = append(out, digest.BlockSum(digest.BlockAlgorithm, b[off:min(off+digest.BlockSize, len(b))]))
 	}
 	return out
 }

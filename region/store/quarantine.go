@@ -69,20 +69,27 @@ func (d *Disk) quarantineLocked(dg digest.Digest, reason string, only os.FileInf
 	return linkErr
 }
 
-// Hash re-reads stored blob dg and returns its sha256 and block digests,
-// reading at most bytesPerSec bytes a second when bytesPerSec > 0.
-// ErrNotFound if the blob is not stored; ctx's error if cancelled.
+// Hash re-reads stored blob dg and returns its sha256 and block digests
+// (of digest.BlockAlgorithm, as Commit's), reading at most bytesPerSec
+// bytes a second when bytesPerSec > 0. ErrNotFound if the blob is not
+// stored; ctx's error if cancelled.
 func (d *Disk) Hash(ctx context.Context, dg digest.Digest, bytesPerSec int64) (digest.Digest, []digest.Digest, error) {
+	return d.HashOf(ctx, dg, digest.BlockAlgorithm, bytesPerSec)
+}
+
+// HashOf is Hash with block digests of algorithm algo (digest.SHA256 for
+// the clients of an earlier release).
+func (d *Disk) HashOf(ctx context.Context, dg digest.Digest, algo string, bytesPerSec int64) (digest.Digest, []digest.Digest, error) {
 	f, err := d.Open(dg)
 	if err != nil {
 		return digest.Digest{}, nil, err
 	}
 	defer f.Close()
-	return hashFile(ctx, f, bytesPerSec)
+	return hashFile(ctx, f, algo, bytesPerSec)
 }
 
 // hashFile hashes f from its current offset to EOF, paced to bytesPerSec.
-func hashFile(ctx context.Context, f *os.File, bytesPerSec int64) (digest.Digest, []digest.Digest, error) {
+func hashFile(ctx context.Context, f *os.File, algo string, bytesPerSec int64) (digest.Digest, []digest.Digest, error) {
 	buf := getBuf()
 	defer putBuf(buf)
 	chunk := *buf
@@ -90,7 +97,7 @@ func hashFile(ctx context.Context, f *os.File, bytesPerSec int64) (digest.Digest
 		// Small reads at low rates, so the pacing is smooth.
 		chunk = chunk[:max(bytesPerSec/8, 4096)]
 	}
-	h := digest.NewHasher(digest.BlockSize)
+	h := digest.NewHasherOf(algo, digest.BlockSize)
 	pace := pacer{rate: bytesPerSec, start: time.Now()}
 	for {
 		if err := ctx.Err(); err != nil {

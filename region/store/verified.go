@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,9 @@ import (
 )
 
 // copyAhead is how many blocks CopyTo reads and hashes ahead of the one it
-// writes, each on its own goroutine: hashing (about 2 GB/s a core) would
-// otherwise bound serving well below what the network takes.
+// writes, each on its own goroutine: hashing (SHA-256 about 1.4 GB/s a
+// core, BLAKE3 about 3.4 GB/s) would otherwise bound serving well below
+// what the network takes.
 const copyAhead = 3
 
 // Verified is a stored blob opened for serving. Every byte it returns was
@@ -34,6 +34,7 @@ type Verified struct {
 	fi     os.FileInfo
 	size   int64
 	bs     int64
+	algo   string // of blocks: digest.BLAKE3 or digest.SHA256
 	blocks []digest.Digest
 
 	off    int64  // the Read/Seek position
@@ -48,13 +49,18 @@ type Verified struct {
 }
 
 // OpenVerified opens blob dg for verified reading, given its size and block
-// digests as recorded at ingest. ErrNotFound if it is not stored. A stored
-// file of another size is quarantined at once and ErrCorrupt returned.
-// Block digests that do not fit size give a plain error (the record is
-// wrong, not the file). The caller closes the Verified.
-func (d *Disk) OpenVerified(dg digest.Digest, size, blockSize int64, blocks []digest.Digest) (*Verified, error) {
+// digests (of algorithm algo, digest.BLAKE3 or digest.SHA256) as recorded
+// at ingest. ErrNotFound if it is not stored. A stored file of another
+// size is quarantined at once and ErrCorrupt returned. Block digests that
+// do not fit size, or of an unknown algorithm, give a plain error (the
+// record is wrong, not the file). The caller closes the Verified.
+func (d *Disk) OpenVerified(dg digest.Digest, size, blockSize int64, algo string, blocks []digest.Digest) (*Verified, error) {
 	if blockSize <= 0 || int64(len(blocks)) != digest.BlockCount(size, blockSize) {
 		return nil, fmt.Errorf("block digests of %s: %d digests of %d bytes do not cover %d bytes", dg, len(blocks), blockSize, size)
+	}
+	algo, err := digest.CheckAlgorithm(algo)
+	if err != nil {
+		return nil, fmt.Errorf("block digests of %s: %w", dg, err)
 	}
 	f, err := d.Open(dg)
 	if err != nil {
@@ -65,7 +71,7 @@ func (d *Disk) OpenVerified(dg digest.Digest, size, blockSize int64, blocks []di
 		f.Close()
 		return nil, fmt.Errorf("stat blob: %w", err)
 	}
-	v := &Verified{d: d, dg: dg, f: f, fi: fi, size: size, bs: blockSize, blocks: blocks, cur: -1}
+	v := &Verified{d: d, dg: dg, f: f, fi: fi, size: size, bs: blockSize, algo: algo, blocks: blocks, cur: -1}
 	if fi.Size() != size {
 		v.fail(fmt.Sprintf("stored file %s has %d bytes, %d recorded", dg, fi.Size(), size))
 		f.Close()
@@ -157,8 +163,8 @@ func (v *Verified) readBlock(blk int64, buf []byte) (int, error) {
 		}
 		return 0, fmt.Errorf("reading block %d of %s: %w", blk, v.dg, err)
 	}
-	if sum := digest.Digest(sha256.Sum256(buf[:n])); sum != v.blocks[blk] {
-		return 0, fmt.Errorf("%w: block %d of %s hashes to %s, %s recorded", ErrCorrupt, blk, v.dg, sum, v.blocks[blk])
+	if sum := digest.BlockSum(v.algo, buf[:n]); sum != v.blocks[blk] {
+		return 0, fmt.Errorf("%w: block %d of %s hashes to %s %s, %s recorded", ErrCorrupt, blk, v.dg, v.algo, sum, v.blocks[blk])
 	}
 	return n, nil
 }

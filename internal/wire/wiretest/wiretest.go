@@ -282,25 +282,36 @@ func (c *checker) ranges(t *testing.T) {
 	}
 }
 
+// blocks checks the block digests a client gets: BLAKE3 ones (named so)
+// when it announces BLAKE3, SHA-256 ones when it does not (a rack of an
+// earlier release, which checks every digest as a SHA-256).
 func (c *checker) blocks(t *testing.T) {
 	e, data := c.file(t)
-	resp, body := c.do(t, http.MethodGet, wire.PathBlobs+e.SHA256.String()+"/blocks")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET blocks: %s", resp.Status)
-	}
-	var bd wire.BlockDigests
-	if err := json.Unmarshal(body, &bd); err != nil {
-		t.Fatalf("GET blocks: %v", err)
-	}
-	h := digest.NewHasher(digest.BlockSize)
-	h.Write(data)
-	whole, blocks := h.Sum()
-	if bd.SHA256 != whole || bd.Size != e.Size || bd.BlockSize != digest.BlockSize || len(bd.Blocks) != len(blocks) {
-		t.Fatalf("GET blocks: %s size %d block size %d, %d blocks; want %s, %d, %d, %d", bd.SHA256, bd.Size, bd.BlockSize, len(bd.Blocks), whole, e.Size, digest.BlockSize, len(blocks))
-	}
-	for i := range blocks {
-		if bd.Blocks[i] != blocks[i] {
-			t.Errorf("block %d: digest %s, want %s", i, bd.Blocks[i], blocks[i])
+	for _, ask := range []struct{ query, algo string }{
+		{"?" + wire.BlockAlgorithmsParam + "=" + digest.BLAKE3, digest.BLAKE3},
+		{"", digest.SHA256},
+	} {
+		resp, body := c.do(t, http.MethodGet, wire.PathBlobs+e.SHA256.String()+"/blocks"+ask.query)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET blocks%s: %s", ask.query, resp.Status)
+		}
+		var bd wire.BlockDigests
+		if err := json.Unmarshal(body, &bd); err != nil {
+			t.Fatalf("GET blocks%s: %v", ask.query, err)
+		}
+		if bd.Algorithm != ask.algo {
+			t.Fatalf("GET blocks%s: algorithm %q, want %q", ask.query, bd.Algorithm, ask.algo)
+		}
+		h := digest.NewHasherOf(ask.algo, digest.BlockSize)
+		h.Write(data)
+		whole, blocks := h.Sum()
+		if bd.SHA256 != whole || bd.Size != e.Size || bd.BlockSize != digest.BlockSize || len(bd.Blocks) != len(blocks) {
+			t.Fatalf("GET blocks%s: %s size %d block size %d, %d blocks; want %s, %d, %d, %d", ask.query, bd.SHA256, bd.Size, bd.BlockSize, len(bd.Blocks), whole, e.Size, digest.BlockSize, len(blocks))
+		}
+		for i := range blocks {
+			if bd.Blocks[i] != blocks[i] {
+				t.Errorf("GET blocks%s: block %d: digest %s, want %s", ask.query, i, bd.Blocks[i], blocks[i])
+			}
 		}
 	}
 }

@@ -91,7 +91,7 @@ func (r *Region) serveBlob(w http.ResponseWriter, req *http.Request, kind string
 	}
 	if kind == "blocks" {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(bd)
+		json.NewEncoder(w).Encode(forClient(bd, data, req))
 		return
 	}
 	size := int64(len(data))
@@ -209,4 +209,18 @@ func parseRange(h string, size int64) (lo, hi int64, ranged bool, err error) {
 		}
 		return lo, hi, true, nil
 	}
+}
+
+// forClient is bd as a real region answers req: SHA-256 block digests
+// (of data) when the client does not announce BLAKE3.
+func forClient(bd *wire.BlockDigests, data []byte, req *http.Request) *wire.BlockDigests {
+	if bd == nil || bd.Algorithm != digest.BLAKE3 || strings.Contains(req.URL.Query().Get(wire.BlockAlgorithmsParam), digest.BLAKE3) {
+		return bd
+	}
+	h := digest.NewHasherOf(digest.SHA256, bd.BlockSize)
+	h.Write(data)
+	_, blocks := h.Sum()
+	old := *bd
+	old.Algorithm, old.Blocks = digest.SHA256, blocks
+	return &old
 }

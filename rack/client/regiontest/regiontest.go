@@ -111,7 +111,7 @@ func (r *Region) Add(data []byte) digest.Digest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.blobs[whole] = data
-	r.digests[whole] = &wire.BlockDigests{SHA256: whole, Size: int64(len(data)), BlockSize: digest.BlockSize, Blocks: blocks}
+	r.digests[whole] = &wire.BlockDigests{SHA256: whole, Size: int64(len(data)), BlockSize: digest.BlockSize, Blocks: blocks, Algorithm: h.Algorithm()}
 	return whole
 }
 

@@ -1,0 +1,26 @@
+-- BLAKE3 block digests (issue #15).
+--
+-- A blob's identity stays the SHA-256 of its bytes (blob.sha256). Its
+-- per-block digests, which racks and the region's verify-on-read check,
+-- were SHA-256 (block_digests, of block_size blocks); regions of this
+-- release compute BLAKE3 ones at ingest (about 2.4 times cheaper a byte)
+-- and record them in block_blake3: the algorithms a blob has digests of
+-- are the columns that are not NULL.
+--
+-- A column per algorithm, rather than one algorithm column beside
+-- block_digests, keeps a rolling upgrade safe: a region of an earlier
+-- release sharing this database reads block_digests and block_size as
+-- SHA-256 digests. It never sees BLAKE3 digests there (it would take every
+-- block for damaged and quarantine good files); for a blob ingested by a
+-- new region, block_size and block_digests stay NULL, which an old region
+-- takes for "not recorded yet": it hashes the file and records SHA-256
+-- block digests itself, as it always did.
+--
+-- block_blake3 digests are of 1 MiB blocks (digest.BlockSize), 32 bytes
+-- each. Blobs recorded before this migration keep their SHA-256 digests;
+-- each region's background verifier, which re-reads every file it holds at
+-- a bounded rate (--verify-rate), records the BLAKE3 digests it computes
+-- on the way, files without them first. Until then the SHA-256 digests
+-- are served and checked.
+ALTER TABLE blob ADD COLUMN block_blake3 bytea
+    CHECK (octet_length(block_blake3) % 32 = 0);
