@@ -56,6 +56,15 @@ type Config struct {
 	// served (nil: none); cmd/bootfs-region builds it for
 	// --legacy-database with package migrate.
 	Legacy LegacyMigrator
+
+	// MetricsTokenFile holds a read-only token accepted for GET /metrics
+	// and nothing else, so Prometheus never holds the shared secret ("":
+	// none; /metrics then needs the secret).
+	MetricsTokenFile string
+	// MetricsListen, if set, is a second address serving only GET
+	// /metrics, without credentials (bind it where only Prometheus
+	// reaches, e.g. 127.0.0.1:9240).
+	MetricsListen string
 }
 
 func (c *Config) applyDefaults() error {

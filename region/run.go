@@ -44,6 +44,9 @@ type Region struct {
 	// migrating is the progress line while the one-time migration runs,
 	// nil otherwise; file endpoints answer 503 while it is set.
 	migrating atomic.Pointer[string]
+
+	// metricsLn is the separate metrics listener (Config.MetricsListen), or nil.
+	metricsLn net.Listener
 }
 
 // Open prepares a region: database (embedded or external), migration,
@@ -71,6 +74,13 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err != nil {
 		return nil, err
 	}
+	metricsToken, err := loadMetricsToken(cfg.MetricsTokenFile, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.listenMetrics(); err != nil {
+		return nil, err
+	}
 	if err := r.openDatabase(ctx); err != nil {
 		return nil, err
 	}
@@ -92,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	r.importer = importer.New(importer.Config{
 		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name,
-		Log: r.log.With("component", "import"), Metrics: importer.NewMetrics(r.registry),
+		Log: r.log.With("component", "import"), SyncLog: r.log.With("component", "sync"), Metrics: importer.NewMetrics(r.registry),
 		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
 	r.registerImportGauges()
@@ -104,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport,
 		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable,
-		Log: r.log.With("component", "http"), Registry: r.registry,
+		Log: r.log.With("component", "http"), Registry: r.registry, MetricsToken: metricsToken,
 	})
 	return r, nil
 }
@@ -165,6 +175,9 @@ func (r *Region) unavailable() string {
 func (r *Region) Close() {
 	if r.ln != nil {
 		_ = r.ln.Close()
+	}
+	if r.metricsLn != nil {
+		_ = r.metricsLn.Close()
 	}
 	if r.db != nil && r.id != 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -234,6 +247,7 @@ func (r *Region) StartImport() error {
 func (r *Region) Serve(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.api.Serve(ctx, r.ln) })
+	g.Go(func() error { return r.serveMetrics(ctx) })
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
 	g.Go(func() error {
@@ -405,8 +419,8 @@ func (r *Region) registerImportGauges() {
 		}
 		return 0
 	})
-	gauge("bootfs_region_import_progress_files_done", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
-	gauge("bootfs_region_import_progress_files_wanted", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
-	gauge("bootfs_region_import_progress_bytes_done", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
-	gauge("bootfs_region_import_progress_bytes_wanted", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
+	gauge("bootfs_region_import_progress_done_files", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
+	gauge("bootfs_region_import_progress_wanted_files", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
+	gauge("bootfs_region_import_progress_done_bytes", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
+	gauge("bootfs_region_import_progress_wanted_bytes", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
 }

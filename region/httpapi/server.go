@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -56,6 +55,9 @@ type Deps struct {
 	// write (a body of any size goes out while the client keeps reading;
 	// a client that stops reading is cut after it). Default 1m.
 	WriteTimeout time.Duration
+	// MetricsToken, if not empty, is a read-only credential accepted for
+	// GET /metrics and nothing else (see metricsRoute).
+	MetricsToken []byte
 }
 
 // Default timeouts of Deps.
@@ -106,9 +108,9 @@ func New(d Deps) *Server {
 	mux.Handle("DELETE "+wire.PathSources, s.auth("sources", http.HandlerFunc(s.removeSource)))
 	mux.Handle("GET "+wire.PathRegions, s.auth("regions", http.HandlerFunc(s.listRegions)))
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
-	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+	mux.Handle("GET "+wire.PathMetrics, s.metricsRoute())
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
-	s.handler = mux
+	s.handler = timed(mux)
 	return s
 }
 
