@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/region/httpapi"
 )
 
 func statusCommand() *cli.Command {
@@ -39,7 +39,7 @@ func statusCommand() *cli.Command {
 }
 
 func printStatus(out io.Writer, st wire.Status) error {
-	hb := httpapi.HumanBytes
+	hb := units.Bytes[int64]
 	if st.Migrating != "" {
 		fmt.Fprintf(out, "MIGRATING: %s\n\n", st.Migrating)
 	}

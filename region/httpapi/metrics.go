@@ -61,10 +61,21 @@ func codeClass(code int) string {
 	return strconv.Itoa(code/100) + "xx"
 }
 
+// RegionHeader is set on every answer of a region's API (its value is the
+// region's name), so that a client can tell a region from another service
+// on the same address (the CLI says so instead of printing a web server's
+// 404 page). Unlike Server, reverse proxies pass it on.
+const RegionHeader = "Bootfs-Region"
+
 // timed notes when each request arrives, for the duration histogram: it
-// hands the handlers a writer that carries the time (see arrival).
-func timed(h http.Handler) http.Handler {
+// hands the handlers a writer that carries the time (see arrival). It also
+// sets RegionHeader to region.
+func timed(region string, h http.Handler) http.Handler {
+	if region == "" || strings.ContainsFunc(region, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		region = "bootfs-region" // a header value is printable ASCII
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(RegionHeader, region)
 		h.ServeHTTP(&arrivedWriter{ResponseWriter: w, start: time.Now()}, r)
 	})
 }
@@ -155,7 +166,7 @@ func (s *Server) MetricsHandler() http.Handler {
 		defer func() { s.m.observe("metrics", cw) }()
 		h.ServeHTTP(cw, r)
 	}))
-	return timed(mux)
+	return timed(s.d.Region, mux)
 }
 
 // countingWriter records the status code and body bytes. It keeps the

@@ -110,7 +110,7 @@ func New(d Deps) *Server {
 	mux.Handle("DELETE "+wire.PathRegions+"/{name}", s.auth("regions", http.HandlerFunc(s.removeRegion)))
 	mux.Handle("GET "+wire.PathMetrics, s.metricsRoute())
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
-	s.handler = timed(mux)
+	s.handler = timed(d.Region, mux)
 	return s
 }
 
