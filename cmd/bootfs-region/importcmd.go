@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -125,14 +126,14 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 					_ = bar.Finish()
 				}
 				bar = progressbar.NewOptions64(max(bytesTotal, 1), progressbar.OptionSetWriter(c.App.Writer),
-					progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
+					progressbar.OptionShowBytes(true), progressbar.OptionUseIECUnits(true), progressbar.OptionSetWidth(30),
 					progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(200*time.Millisecond),
 					progressbar.OptionShowCount())
 			}
 			_ = bar.Set64(bytes)
 			bar.Describe(fmt.Sprintf("importing %d/%d files", files, filesTotal))
 		case time.Since(lastLog) > 5*time.Second || allDone:
-			fmt.Fprintf(c.App.Writer, "import: %d of %d files, %d of %d bytes\n", files, filesTotal, bytes, bytesTotal)
+			fmt.Fprintf(c.App.Writer, "import: %d of %d files, %s of %s\n", files, filesTotal, units.Bytes(bytes), units.Bytes(bytesTotal))
 			lastLog = time.Now()
 		}
 		if allDone {
