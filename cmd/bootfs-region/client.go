@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -45,6 +46,10 @@ func newAPIClient(c *cli.Context) (*apiClient, error) {
 	}
 	file := c.String("secret-file")
 	secret, err := region.LoadSecret(file, false)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w: run the command as root or as a member of the group bootfs-region (e.g. with sudo), "+
+			"or point --secret-file (or BOOTFS_SECRET_FILE) at a copy you can read", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: copy the shared secret of your regions (/var/lib/maas/secret on a region host) "+
 			"to that file, or point --secret-file (or BOOTFS_SECRET_FILE) at a copy", err)
