@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -85,5 +84,5 @@ func (r *Region) MetricsAddr() string {
 	if r.metricsLn == nil {
 		return ""
 	}
-	return strings.TrimSpace(r.metricsLn.Addr().String())
+	return r.metricsLn.Addr().String()
 }
