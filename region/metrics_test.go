@@ -92,7 +92,13 @@ func TestMetricsPassPromtool(t *testing.T) {
 
 	name := regexp.MustCompile(`(?m)^# TYPE (\S+) (\S+)$`)
 	for _, r := range []*regiontest.Region{r1, r2} {
-		scrape := promcheck.Scrape(t, r.URL()+wire.PathMetrics, "Bearer "+r.Secret)
+		var scrape []byte
+		// A request is counted once its handler returned, which can be
+		// just after the client has the answer.
+		regiontest.Eventually(t, 10*time.Second, "the tree request in "+r.Name()+"'s metrics", func() bool {
+			scrape = promcheck.Scrape(t, r.URL()+wire.PathMetrics, "Bearer "+r.Secret)
+			return strings.Contains(string(scrape), `bootfs_region_http_request_duration_seconds_count{code="2xx",endpoint="tree"}`)
+		})
 		promcheck.Check(t, scrape)
 		for _, mm := range name.FindAllStringSubmatch(string(scrape), -1) {
 			n := mm[1]
