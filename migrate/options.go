@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/store"
 )
@@ -146,20 +147,8 @@ func (p Progress) String() string {
 }
 
 // HumanBytes formats n in binary units with one decimal: "512 B",
-// "1.5 KiB", "4.0 GiB".
-func HumanBytes[T int64 | uint64 | int](n T) string {
-	v := float64(n)
-	if v < 1024 {
-		return fmt.Sprintf("%d B", int64(n))
-	}
-	for _, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		v /= 1024
-		if v < 1024 || unit == "TiB" {
-			return fmt.Sprintf("%.1f %s", v, unit)
-		}
-	}
-	panic("unreachable")
-}
+// "1.5 KiB", "4.0 GiB" (internal/units, shared by every command).
+func HumanBytes[T int64 | uint64 | int](n T) string { return units.Bytes(n) }
 
 // progress throttles Options.Progress.
 type progress struct {

@@ -44,7 +44,7 @@ type Config struct {
 	ImportOnStart     bool          // import once at start
 	HeartbeatInterval time.Duration // default 10s
 	AliveWindow       time.Duration // heartbeat age that counts as alive (default 60s)
-	VerifyRate        int64         // background re-hash bytes/s (default 50 MB/s; negative: off)
+	VerifyRate        int64         // background re-hash bytes/s (default 50 MiB/s; negative: off)
 	VerifyInterval    time.Duration // pause between verifier passes (default 24h)
 	ClaimTTL          time.Duration // upstream download claim lifetime without renewal (default 30s)
 	SyncInterval      time.Duration // look for files to copy from peers at least this often (default 30s)
@@ -56,6 +56,15 @@ type Config struct {
 	// served (nil: none); cmd/bootfs-region builds it for
 	// --legacy-database with package migrate.
 	Legacy LegacyMigrator
+
+	// MetricsTokenFile holds a read-only token accepted for GET /metrics
+	// and nothing else, so Prometheus never holds the shared secret ("":
+	// none; /metrics then needs the secret).
+	MetricsTokenFile string
+	// MetricsListen, if set, is a second address serving only GET
+	// /metrics, without credentials (bind it where only Prometheus
+	// reaches, e.g. 127.0.0.1:9240).
+	MetricsListen string
 }
 
 func (c *Config) applyDefaults() error {

@@ -46,6 +46,9 @@ type Region struct {
 	// migrating is the progress line while the one-time migration runs,
 	// nil otherwise; file endpoints answer 503 while it is set.
 	migrating atomic.Pointer[string]
+
+	// metricsLn is the separate metrics listener (Config.MetricsListen), or nil.
+	metricsLn net.Listener
 }
 
 // Open prepares a region: database (embedded or external), migration,
@@ -73,6 +76,13 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err != nil {
 		return nil, err
 	}
+	metricsToken, err := loadMetricsToken(cfg.MetricsTokenFile, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.listenMetrics(); err != nil {
+		return nil, err
+	}
 	if err := r.openDatabase(ctx); err != nil {
 		return nil, err
 	}
@@ -94,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	r.importer = importer.New(importer.Config{
 		DB: r.db, Store: r.store, RegionID: r.id, RegionName: cfg.Name,
-		Log: r.log.With("component", "import"), Metrics: importer.NewMetrics(r.registry),
+		Log: r.log.With("component", "import"), SyncLog: r.log.With("component", "sync"), Metrics: importer.NewMetrics(r.registry),
 		Secret: string(secret), ClaimTTL: cfg.ClaimTTL, Alive: cfg.AliveWindow,
 	})
 	r.registerImportGauges()
@@ -115,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (_ *Region, err error) {
 		Region: cfg.Name, Secret: secret, DB: r.db, Store: r.store, Tree: r.tree,
 		ImportStatus: r.importer.Status, StartImport: r.StartImport, StopImport: r.StopImport,
 		Migrating: r.migratingStatus, OnCorrupt: r.forgetCorrupt, Unavailable: r.unavailable, Retire: r.Retire,
-		Log: r.log.With("component", "http"), Registry: r.registry,
+		Log: r.log.With("component", "http"), Registry: r.registry, MetricsToken: metricsToken,
 		Uploads: r.uploads,
 	})
 	return r, nil
@@ -178,6 +188,9 @@ func (r *Region) Close() {
 	if r.ln != nil {
 		_ = r.ln.Close()
 	}
+	if r.metricsLn != nil {
+		_ = r.metricsLn.Close()
+	}
 	if r.db != nil && r.id != 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := r.db.MarkDown(ctx, r.id, r.instance); err != nil {
@@ -237,6 +250,7 @@ func (r *Region) ImportNow(ctx context.Context) error {
 func (r *Region) Serve(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.api.Serve(ctx, r.ln) })
+	g.Go(func() error { return r.serveMetrics(ctx) })
 	g.Go(func() error { return r.tree.Run(ctx) })
 	g.Go(func() error { return r.heartbeat(ctx) })
 	g.Go(func() error { return r.stopLoop(ctx) })
@@ -404,8 +418,8 @@ func (r *Region) registerImportGauges() {
 		}
 		return 0
 	})
-	gauge("bootfs_region_import_progress_files_done", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
-	gauge("bootfs_region_import_progress_files_wanted", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
-	gauge("bootfs_region_import_progress_bytes_done", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
-	gauge("bootfs_region_import_progress_bytes_wanted", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
+	gauge("bootfs_region_import_progress_done_files", "Files stored by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.FilesDone) })
+	gauge("bootfs_region_import_progress_wanted_files", "Files the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.FilesTotal) })
+	gauge("bootfs_region_import_progress_done_bytes", "Bytes fetched by the current or last import.", func(s wire.ImportStatus) float64 { return float64(s.BytesDone) })
+	gauge("bootfs_region_import_progress_wanted_bytes", "Bytes the current or last import had to fetch.", func(s wire.ImportStatus) float64 { return float64(s.BytesTotal) })
 }

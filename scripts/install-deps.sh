@@ -8,7 +8,7 @@ packages=(
 	postgresql fuse3 tftpd-hpa tftp-hpa nginx-light qemu-system-x86 ipxe-qemu
 	dnsmasq-base pxelinux syslinux-common grub-efi-amd64-signed grub-efi-amd64-bin shim-signed ovmf
 	busybox-static cpio curl iproute2 xz-utils
-	lintian man-db systemd
+	lintian man-db systemd prometheus
 	chromium # test/console drives it headless with chromedp
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/region/devmirror"
-	"github.com/bootfs/bootfs/region/httpapi"
 )
 
 func devMirrorCommand() *cli.Command {
@@ -22,7 +22,7 @@ func devMirrorCommand() *cli.Command {
 		Usage: "write a signed simplestreams mirror with synthetic images, for demos and tests",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write"},
-			&cli.Float64Flag{Name: "scale", Value: 1, Usage: "multiply realistic file sizes (kernel ~14 MB, initrd ~75 MB, squashfs ~900 MB) by this"},
+			&cli.Float64Flag{Name: "scale", Value: 1, Usage: "multiply realistic file sizes (kernel ~14 MiB, initrd ~75 MiB, squashfs ~900 MiB) by this"},
 			&cli.StringFlag{Name: "version", Usage: "version name of the images (default 20250101)"},
 			&cli.StringSliceFlag{Name: "release", Usage: "Ubuntu releases to generate, repeatable (default jammy, noble)"},
 			&cli.StringFlag{Name: "kernel", Usage: "use this real kernel file instead of synthetic bytes"},
@@ -43,7 +43,7 @@ func devMirrorCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "mirror written to %s: %d files, %s; keyring %s\n",
-				res.Root, res.Files, httpapi.HumanBytes(res.Bytes), res.KeyringPath)
+				res.Root, res.Files, units.Bytes(res.Bytes), res.KeyringPath)
 			addr := c.String("serve")
 			if addr == "" {
 				return nil

@@ -15,8 +15,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/region/httpapi"
 )
 
 func importCommand() *cli.Command {
@@ -201,7 +201,7 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 					_ = bar.Finish()
 				}
 				bar = progressbar.NewOptions64(max(bytesTotal, 1), progressbar.OptionSetWriter(c.App.Writer),
-					progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
+					progressbar.OptionShowBytes(true), progressbar.OptionUseIECUnits(true), progressbar.OptionSetWidth(30),
 					progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(200*time.Millisecond),
 					progressbar.OptionShowCount())
 			}
@@ -219,7 +219,7 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 					state = "not answering"
 				}
 				parts = append(parts, fmt.Sprintf("%s %s %d/%d files %s/%s", t.name, state, t.st.FilesDone, t.st.FilesTotal,
-					httpapi.HumanBytes(t.st.BytesDone), httpapi.HumanBytes(t.st.BytesTotal)))
+					units.Bytes(t.st.BytesDone), units.Bytes(t.st.BytesTotal)))
 			}
 			fmt.Fprintf(c.App.Writer, "import: %s\n", strings.Join(parts, "; "))
 			lastLog = time.Now()
@@ -244,7 +244,7 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 // the products that failed (their failure is not the import's), and fails
 // if an import failed or was stopped, or a registered region is down.
 func reportImports(c *cli.Context, targets []*importTarget, down []downRegion) error {
-	hb := httpapi.HumanBytes
+	hb := units.Bytes[int64]
 	var bad []string
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tOUTCOME\tFILES\tBYTES\tERROR")
@@ -314,7 +314,7 @@ func runImportStop(ctx context.Context, c *cli.Context, api *apiClient) error {
 	if err := api.do(ctx, "GET", wire.PathRegions, nil, &regions); err != nil {
 		return err
 	}
-	hb := httpapi.HumanBytes
+	hb := units.Bytes[int64]
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for _, r := range regions {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/migrate"
 	"github.com/bootfs/bootfs/region/db"
 	"github.com/bootfs/bootfs/region/pgembed"
@@ -219,7 +220,7 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) {
 		rep.Sets, rep.Files, rep.Migrated, rep.Skipped)
 	if rep.ExportTime > 0 {
 		fmt.Fprintf(w, "exported %d bytes in %.3fs (%s/s)\n", rep.Bytes, rep.ExportTime.Seconds(),
-			migrate.HumanBytes(int64(float64(rep.Bytes)/rep.ExportTime.Seconds())))
+			units.Bytes(int64(float64(rep.Bytes)/rep.ExportTime.Seconds())))
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "not migrated (%s): %s: %s\n", p.Kind, strings.Join(p.File.Names, ", "), p.Reason)
@@ -234,13 +235,13 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) {
 	switch {
 	case rep.Declined:
 		fmt.Fprintf(w, "nothing deleted from the MAAS database: %d largefiles (%s) kept; run again with --yes to delete those verified on disk\n",
-			rep.Kept, migrate.HumanBytes(rep.KeptBytes))
+			rep.Kept, units.Bytes(rep.KeptBytes))
 	case rep.Kept > 0:
 		orphans := ""
 		if rep.Plan.Orphans > 0 {
 			orphans = fmt.Sprintf(", %d of them used by no resource", rep.Plan.Orphans)
 		}
 		fmt.Fprintf(w, "kept %d largefiles (%s) not verified on disk in the MAAS database%s; "+
-			"`bootfs-region migrate --discard-unverified --yes` drops them\n", rep.Kept, migrate.HumanBytes(rep.KeptBytes), orphans)
+			"`bootfs-region migrate --discard-unverified --yes` drops them\n", rep.Kept, units.Bytes(rep.KeptBytes), orphans)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/migrate"
 )
 
@@ -119,7 +120,7 @@ func barLine(p migrate.Progress, width int) string {
 		bar += ">" + strings.Repeat(" ", width-fill-1)
 	}
 	return fmt.Sprintf("migrating %d/%d files [%s] %3d%% %s/%s", p.FilesDone, p.FilesTotal, bar,
-		int(frac*100), migrate.HumanBytes(p.BytesDone), migrate.HumanBytes(p.BytesTotal))
+		int(frac*100), units.Bytes(p.BytesDone), units.Bytes(p.BytesTotal))
 }
 
 func (b *migrateBar) finish() { b.con.release() }

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/region/httpapi"
 )
 
 func regionsCommand() *cli.Command {
@@ -48,22 +50,51 @@ func regionsList(c *cli.Context) error {
 			alive = "stopped"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s of %s\n", r.Name, r.URL, r.Version, alive, r.LastHeartbeat.Format("2006-01-02 15:04:05"),
-			httpapi.HumanBytes(r.BytesHeld), httpapi.HumanBytes(r.BytesWanted))
+			units.Bytes(r.BytesHeld), units.Bytes(r.BytesWanted))
 	}
 	return tw.Flush()
 }
 
 func regionsRemove(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return fmt.Errorf("regions remove takes one region name")
+		return fmt.Errorf("regions remove takes one region name (see `bootfs-region regions list`)")
 	}
+	name := c.Args().First()
 	api, err := newAPIClient(c)
 	if err != nil {
 		return err
 	}
-	if err := api.do(c.Context, "DELETE", wire.PathRegions+"/"+url.PathEscape(c.Args().First()), nil, nil); err != nil {
+	var regions []wire.RegionStatus
+	if err := api.do(c.Context, "GET", wire.PathRegions, nil, &regions); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "region %s removed\n", c.Args().First())
+	var found *wire.RegionStatus
+	var names []string
+	for i, r := range regions {
+		names = append(names, r.Name)
+		if r.Name == name {
+			found = &regions[i]
+		}
+	}
+	// A region that stopped cleanly may be left out of the list: ask
+	// anyway, the region knows.
+	if err := api.do(c.Context, "DELETE", wire.PathRegions+"/"+url.PathEscape(name), nil, nil); err != nil {
+		if errors.Is(err, errNotFound) {
+			return fmt.Errorf("no region named %q; the regions are: %s", name, strings.Join(names, ", "))
+		}
+		return err
+	}
+	const after = "it no longer holds back new image versions; if it runs again it registers as new and copies what it lacks from its peers"
+	if found == nil {
+		fmt.Fprintf(c.App.Writer, "removed region %s (it was stopped)\n%s\n", name, after)
+		return nil
+	}
+	state := "last heartbeat " + found.LastHeartbeat.Format("2006-01-02 15:04:05")
+	if found.Alive && found.Stopped == nil {
+		state += ", still alive: stop its bootfs-region service, or it may register again"
+	}
+	fmt.Fprintf(c.App.Writer, "removed region %s (%s, %s, held %s of %s)\n", name, found.URL, state,
+		units.Bytes(found.BytesHeld), units.Bytes(found.BytesWanted))
+	fmt.Fprintln(c.App.Writer, after)
 	return nil
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
-	"github.com/bootfs/bootfs/region/httpapi"
 )
 
 func statusCommand() *cli.Command {
@@ -40,7 +40,7 @@ func statusCommand() *cli.Command {
 }
 
 func printStatus(out io.Writer, st wire.Status) error {
-	hb := httpapi.HumanBytes
+	hb := units.Bytes[int64]
 	if st.Migrating != "" {
 		fmt.Fprintf(out, "MIGRATING: %s\n\n", st.Migrating)
 	}
@@ -124,7 +124,7 @@ func printImports(out io.Writer, st wire.Status) error {
 			errText = string(r[:77]) + "..." // the whole error is in status --json
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", im.Region, im.Kind, im.Started.Local().Format("2006-01-02 15:04:05"),
-			took, im.Outcome, im.Files, httpapi.HumanBytes(im.Bytes), errText)
+			took, im.Outcome, im.Files, units.Bytes(im.Bytes), errText)
 	}
 	return tw.Flush()
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootfs/bootfs/fs"
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/rack"
 )
 
@@ -171,19 +172,8 @@ func ago(now, t time.Time) string {
 	return d.Round(time.Second).String()
 }
 
-// bytesStr formats n with a binary unit.
-func bytesStr(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
-}
+// bytesStr formats n with a binary unit (internal/units).
+func bytesStr(n int64) string { return units.Bytes(n) }
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", "; ")

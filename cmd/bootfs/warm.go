@@ -56,7 +56,12 @@ func warm(out io.Writer, mp string, paths []string, jobs int) error {
 	}
 	var bar *progressbar.ProgressBar
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.DefaultBytes(total, fmt.Sprintf("warming %d files", len(files)))
+		// progressbar.DefaultBytes with binary units (MiB, as everywhere).
+		bar = progressbar.NewOptions64(total, progressbar.OptionSetDescription(fmt.Sprintf("warming %d files", len(files))),
+			progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowBytes(true), progressbar.OptionUseIECUnits(true),
+			progressbar.OptionShowTotalBytes(true), progressbar.OptionSetWidth(10), progressbar.OptionThrottle(65*time.Millisecond),
+			progressbar.OptionShowCount(), progressbar.OptionOnCompletion(func() { fmt.Fprint(os.Stderr, "\n") }),
+			progressbar.OptionSpinnerType(14), progressbar.OptionFullWidth(), progressbar.OptionSetRenderBlankState(true))
 	}
 	start := time.Now()
 	work := make(chan warmFile)

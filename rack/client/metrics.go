@@ -2,6 +2,9 @@ package client
 
 import (
 	"errors"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +36,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, region),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bootfs_rack_region_errors_total",
-			Help: "Failed requests to each region (refused, timed out, 5xx, corrupt).",
-		}, region),
+			Help: "Failed requests to each region, by kind: unreachable, timeout, stalled, unauthorized, not_found, corrupt, http (another status), other.",
+		}, []string{"region", "kind"}),
 		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bootfs_rack_region_verify_failures_total",
 			Help: "Responses from each region whose bytes or digests did not verify.",
@@ -102,13 +105,39 @@ func (m *metrics) request(region string) {
 	m.requests.WithLabelValues(region).Inc()
 }
 
-func (m *metrics) failure(region string, corrupt bool) {
+func (m *metrics) failure(region string, err error, corrupt bool) {
 	if m == nil {
 		return
 	}
 	m.requests.WithLabelValues(region).Inc()
-	m.errors.WithLabelValues(region).Inc()
+	m.errors.WithLabelValues(region, errorKind(err, corrupt)).Inc()
 	if corrupt {
 		m.verify.WithLabelValues(region).Inc()
 	}
+}
+
+// errorKind sorts a failed request for the errors counter's kind label, so
+// an operator can tell a region that is down from a wrong secret or a
+// region sending bad data.
+func errorKind(err error, corrupt bool) string {
+	var nerr net.Error
+	var operr *net.OpError
+	switch {
+	case corrupt || errors.Is(err, ErrCorrupt):
+		return "corrupt"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, errStalled):
+		return "stalled"
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.As(err, &operr) && operr.Op == "dial":
+		return "unreachable"
+	case err != nil && strings.Contains(err.Error(), "HTTP "):
+		return "http"
+	}
+	return "other"
 }

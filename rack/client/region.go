@@ -165,7 +165,7 @@ func (c *Client) failed(r *region, err error, corrupt bool) {
 	r.until = c.now().Add(wait)
 	r.lastErr = err.Error()
 	c.mu.Unlock()
-	c.metrics.failure(r.url, corrupt)
+	c.metrics.failure(r.url, err, corrupt)
 	// Warn on the first failure of a run, then only at debug level, so a
 	// region that stays down does not flood the log.
 	lvl := slog.LevelWarn

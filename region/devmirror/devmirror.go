@@ -57,8 +57,8 @@ type Options struct {
 	// earlier run with another version stay; the metadata names only this
 	// run's files.
 	Out string
-	// Scale multiplies the realistic file sizes (kernel about 14 MB,
-	// initrd about 75 MB, squashfs about 900 MB; noble a bit larger than
+	// Scale multiplies the realistic file sizes (kernel about 14 MiB,
+	// initrd about 75 MiB, squashfs about 900 MiB; noble a bit larger than
 	// jammy). 0 means 1.0. Every file is at least 1 KiB.
 	Scale float64
 	// Version is the version name of every product written; "" means

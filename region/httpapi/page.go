@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -82,20 +83,9 @@ func orDash(s string) string {
 	return s
 }
 
-// HumanBytes formats n with binary units: 1.5 GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	f := float64(n)
-	if f < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	exp := 0
-	for f >= unit && exp < 5 {
-		f /= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[exp-1])
-}
+// HumanBytes formats n with binary units (1.5 GiB), as internal/units
+// does for every bootfs text.
+func HumanBytes(n int64) string { return units.Bytes(n) }
 
 // selectionText describes a source selection: "ubuntu/noble · arch amd64",
 // "everything" for all "*".

@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -71,6 +70,9 @@ type Deps struct {
 
 	// Uploads receives custom image uploads (wire.PathUploads); nil: 404.
 	Uploads Uploads
+	// MetricsToken, if not empty, is a read-only credential accepted for
+	// GET /metrics and nothing else (see metricsRoute).
+	MetricsToken []byte
 }
 
 // Default timeouts of Deps.
@@ -133,7 +135,7 @@ func New(d Deps) *Server {
 		mux.Handle("GET "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.getUpload)))
 		mux.Handle("DELETE "+wire.PathUploads+"/{id}", s.auth("uploads", http.HandlerFunc(s.deleteUpload)))
 	}
-	mux.Handle("GET "+wire.PathMetrics, s.auth("metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+	mux.Handle("GET "+wire.PathMetrics, s.metricsRoute())
 	mux.Handle("GET /{$}", s.auth("page", http.HandlerFunc(s.servePage)))
 	mux.Handle("GET "+pathEvents, s.auth("page", http.HandlerFunc(s.serveEvents)))
 	mux.Handle("POST "+pathActions+"{action...}", s.auth("console", http.HandlerFunc(s.consoleAction)))
@@ -141,7 +143,7 @@ func New(d Deps) *Server {
 	mux.HandleFunc("GET "+pathLogin, s.serveLogin)
 	mux.HandleFunc("POST "+pathLogin, s.login)
 	mux.Handle("POST "+pathLogout, s.auth("console", http.HandlerFunc(s.logout)))
-	s.handler = mux
+	s.handler = timed(d.Region, mux)
 	return s
 }
 

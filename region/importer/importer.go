@@ -31,7 +31,10 @@ type Config struct {
 	RegionName string
 	HTTP       *http.Client // upstream; nil: a client with sane timeouts, the environment's proxy and no overall deadline
 	PeerHTTP   *http.Client // peer regions; nil: the same without any proxy
-	Log        *slog.Logger // nil: discard
+	Log        *slog.Logger // the import and its upstream downloads (component=import); nil: discard
+	// SyncLog logs copies from peer regions and sync rounds
+	// (component=sync); nil: Log.
+	SyncLog *slog.Logger
 	// Parallel is how many downloads run at once (default 4).
 	Parallel int
 	// Retries is how many times an interrupted download is resumed (default 5).
@@ -70,6 +73,9 @@ func New(cfg Config) *Importer {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SyncLog == nil {
+		cfg.SyncLog = cfg.Log
+	}
 	im := &Importer{cfg: cfg, log: cfg.Log}
 	var transfer *regionsync.Metrics
 	if cfg.Metrics != nil {
@@ -77,7 +83,7 @@ func New(cfg Config) *Importer {
 	}
 	im.sync = regionsync.New(regionsync.Config{
 		DB: cfg.DB, Store: cfg.Store, RegionID: cfg.RegionID, RegionName: cfg.RegionName,
-		HTTP: cfg.HTTP, PeerHTTP: cfg.PeerHTTP, Log: cfg.Log, Parallel: cfg.Parallel, Retries: cfg.Retries,
+		HTTP: cfg.HTTP, PeerHTTP: cfg.PeerHTTP, Log: cfg.SyncLog, UpstreamLog: cfg.Log, Parallel: cfg.Parallel, Retries: cfg.Retries,
 		Reserve: cfg.Reserve, Metrics: transfer, Secret: cfg.Secret, ClaimTTL: cfg.ClaimTTL, Alive: cfg.Alive,
 		Poll: cfg.Poll, Extract: im.extractBootloaders,
 	})

@@ -36,8 +36,9 @@ type Options struct {
 	// example {"fsync": "off"} in throwaway test servers. They override the
 	// defaults this package sets.
 	Settings map[string]string
-	// Log receives the server's own log lines (level info, key "postgres")
-	// and supervision events. nil discards them.
+	// Log receives the server's own log lines (key "postgres"; its
+	// routine chatter at debug level, warnings and errors at warn, see
+	// serverLevel) and supervision events. nil discards them.
 	Log *slog.Logger
 }
 

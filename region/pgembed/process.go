@@ -125,7 +125,7 @@ func (s *Server) forward(p *proc, r io.ReadCloser) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		s.log.Info("postgres output", "postgres", line)
+		s.log.Log(context.Background(), serverLevel(line), "postgres output", "postgres", line)
 		p.mu.Lock()
 		p.last = append(p.last, line)
 		if len(p.last) > keepLines {

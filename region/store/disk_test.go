@@ -79,7 +79,7 @@ func TestQuarantine(t *testing.T) {
 	if files, _, q := d.Usage(); files != 0 || q != 2 {
 		t.Fatalf("Usage files=%d quarantined=%d, want 0, 2", files, q)
 	}
-	if v := metricValue(t, reg, "bootfs_store_quarantined_total"); v != 2 {
+	if v := metricValue(t, reg, "bootfs_region_store_quarantined_files_total"); v != 2 {
 		t.Errorf("quarantined metric = %v", v)
 	}
 	// Reopening counts the quarantine from disk.

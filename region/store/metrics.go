@@ -14,19 +14,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, d *Disk) (*metrics, error) {
 	m := &metrics{
 		bytesWritten: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bootfs_store_written_bytes_total",
+			Name: "bootfs_region_store_written_bytes_total",
 			Help: "Bytes written into the region store (partial files included).",
 		}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bootfs_store_commits_total",
+			Name: "bootfs_region_store_commits_total",
 			Help: "Blobs verified and committed to the region store.",
 		}),
 		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bootfs_store_corrupt_writes_total",
+			Name: "bootfs_region_store_corrupt_writes_total",
 			Help: "Writes refused because of a wrong size or sha256.",
 		}),
 		quarantines: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bootfs_store_quarantined_total",
+			Name: "bootfs_region_store_quarantined_files_total",
 			Help: "Stored files moved to quarantine since start.",
 		}),
 	}
@@ -35,15 +35,15 @@ func newMetrics(reg prometheus.Registerer, d *Disk) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{
 		m.bytesWritten, m.commits, m.corrupt, m.quarantines,
-		gauge("bootfs_store_files", "Blobs in the region store.", func() float64 {
+		gauge("bootfs_region_store_files", "Blobs in the region store.", func() float64 {
 			n, _, _ := d.Usage()
 			return float64(n)
 		}),
-		gauge("bootfs_store_bytes", "Bytes of blobs in the region store.", func() float64 {
+		gauge("bootfs_region_store_bytes", "Bytes of blobs in the region store.", func() float64 {
 			_, b, _ := d.Usage()
 			return float64(b)
 		}),
-		gauge("bootfs_store_quarantined_files", "Files in the store's quarantine.", func() float64 {
+		gauge("bootfs_region_store_quarantine_files", "Files in the store's quarantine.", func() float64 {
 			_, _, q := d.Usage()
 			return float64(q)
 		}),

@@ -92,7 +92,7 @@ func TestResumeGarbage(t *testing.T) {
 		t.Fatalf("Commit = %v, want ErrCorrupt", err)
 	}
 	assertNothingFor(t, d, dg)
-	if v := metricValue(t, reg, "bootfs_store_corrupt_writes_total"); v != 1 {
+	if v := metricValue(t, reg, "bootfs_region_store_corrupt_writes_total"); v != 1 {
 		t.Errorf("corrupt writes = %v", v)
 	}
 }

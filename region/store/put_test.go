@@ -37,13 +37,13 @@ func TestPutGood(t *testing.T) {
 	if files, bytes, q := d.Usage(); files != 1 || bytes != int64(len(data)) || q != 0 {
 		t.Fatalf("Usage = %d, %d, %d", files, bytes, q)
 	}
-	if v := metricValue(t, reg, "bootfs_store_commits_total"); v != 1 {
+	if v := metricValue(t, reg, "bootfs_region_store_commits_total"); v != 1 {
 		t.Errorf("commits = %v", v)
 	}
-	if v := metricValue(t, reg, "bootfs_store_written_bytes_total"); v != float64(len(data)) {
+	if v := metricValue(t, reg, "bootfs_region_store_written_bytes_total"); v != float64(len(data)) {
 		t.Errorf("written bytes = %v", v)
 	}
-	if v := metricValue(t, reg, "bootfs_store_bytes"); v != float64(len(data)) {
+	if v := metricValue(t, reg, "bootfs_region_store_bytes"); v != float64(len(data)) {
 		t.Errorf("store bytes = %v", v)
 	}
 
@@ -77,7 +77,7 @@ func TestPutWrongSHA(t *testing.T) {
 		}
 	}
 	assertNothingFor(t, d, other)
-	if v := metricValue(t, reg, "bootfs_store_corrupt_writes_total"); v != 1 {
+	if v := metricValue(t, reg, "bootfs_region_store_corrupt_writes_total"); v != 1 {
 		t.Errorf("corrupt writes = %v", v)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // VerifierOptions configures RunVerifier. Zero values get the defaults
 // noted on each field.
 type VerifierOptions struct {
-	// BytesPerSec caps the read rate; default 50 MB/s.
+	// BytesPerSec caps the read rate; default 50 MiB/s.
 	BytesPerSec int64
 	// Interval is the pause between two full passes; default 24h.
 	Interval time.Duration

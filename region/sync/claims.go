@@ -54,7 +54,7 @@ func (s *Syncer) obtain(ctx context.Context, w db.Want) (ok, wait bool, err erro
 			return true, false, err
 		}
 	}
-	return true, false, s.fetch(dctx, s.cfg.HTTP, w, w.SourceURL, nil, s.cfg.Retries, s.cfg.Metrics)
+	return true, false, s.fetch(dctx, s.cfg.HTTP, w, w.SourceURL, nil, s.cfg.Retries, s.cfg.Metrics, s.upLog)
 }
 
 // renew keeps this region's claim on w alive until ctx ends, and cancels

@@ -30,7 +30,10 @@ type Config struct {
 	RegionName string
 	HTTP       *http.Client // upstream; nil: NewClient(http.ProxyFromEnvironment)
 	PeerHTTP   *http.Client // peer regions; nil: NewClient(nil), no proxy
-	Log        *slog.Logger // nil: discard
+	Log        *slog.Logger // peer copies and sync rounds (component=sync); nil: discard
+	// UpstreamLog logs downloads from upstream (the importer's logger,
+	// component=import); nil: Log.
+	UpstreamLog *slog.Logger
 	// Parallel is how many downloads run at once (default 4).
 	Parallel int
 	// Retries is how many times an interrupted upstream download is
@@ -61,7 +64,8 @@ type Config struct {
 // time under its Lock. Methods are safe for concurrent use.
 type Syncer struct {
 	cfg     Config
-	log     *slog.Logger
+	log     *slog.Logger // peer copies, sync rounds
+	upLog   *slog.Logger // upstream downloads
 	lock    Lock
 	tracker *Tracker
 
@@ -115,6 +119,9 @@ func New(cfg Config) *Syncer {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.UpstreamLog == nil {
+		cfg.UpstreamLog = cfg.Log
+	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
@@ -133,7 +140,7 @@ func New(cfg Config) *Syncer {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	return &Syncer{cfg: cfg, log: cfg.Log, tracker: NewTracker()}
+	return &Syncer{cfg: cfg, log: cfg.Log, upLog: cfg.UpstreamLog, tracker: NewTracker()}
 }
 
 // NewClient returns an HTTP client with sane connect and header timeouts and
@@ -182,12 +189,15 @@ func (s *Syncer) Run(ctx context.Context, kind string, fn func(ctx context.Conte
 	}()
 	s.tracker.Begin(kind)
 	id := s.beginHistory(ctx, kind)
+	start := time.Now()
 	defer func() {
 		if errors.Is(context.Cause(ctx), ErrStopped) {
 			err = ErrStopped // whatever the aborted downloads said
 		}
 		s.tracker.Finish(err)
 		s.endHistory(ctx, id, s.tracker.Status())
+		_, failed := ProductFailures(err)
+		s.cfg.Metrics.ran(kind, time.Since(start), failed && !errors.Is(err, ErrStopped))
 	}()
 	return fn(ctx)
 }

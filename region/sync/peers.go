@@ -30,7 +30,7 @@ func (s *Syncer) fromPeers(ctx context.Context, w db.Want, holders []db.Region) 
 	header := http.Header{"Authorization": {"Bearer " + s.cfg.Secret}}
 	var errs []error
 	for _, h := range holders {
-		err := s.fetch(ctx, s.cfg.PeerHTTP, w, h.URL+wire.PathBlobs+w.SHA256.String(), header, 1, nil)
+		err := s.fetch(ctx, s.cfg.PeerHTTP, w, h.URL+wire.PathBlobs+w.SHA256.String(), header, 1, s.cfg.Metrics.peers(), s.log)
 		if err == nil {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bootfs/bootfs/internal/units"
 	"github.com/bootfs/bootfs/region/store"
 )
 
@@ -37,8 +38,9 @@ func (s *Syncer) raiseSpaceBanner(ctx context.Context, need int64) error {
 	free, _ := s.cfg.Store.Free()
 	want := satAdd(need, s.cfg.Reserve)
 	short := want - int64(min(free, math.MaxInt64))
-	msg := fmt.Sprintf("%s needs %d more bytes to store all resources (directory %s: %d bytes needed including a %d byte reserve, %d available)",
-		s.cfg.RegionName, short, s.cfg.Store.Dir(), want, s.cfg.Reserve, free)
+	msg := fmt.Sprintf("%s needs %s more to store all resources: %s holds %s free, and the images need %s "+
+		"(%d bytes, including a %s reserve); free space there or give the store a larger disk, then import again",
+		s.cfg.RegionName, units.Bytes(short), s.cfg.Store.Dir(), units.Bytes(free), units.Bytes(want), want, units.Bytes(s.cfg.Reserve))
 	if err := s.cfg.DB.SetBanner(ctx, s.cfg.RegionID, BannerDiskSpace, msg); err != nil {
 		return fmt.Errorf("%w: %s (and raising the banner failed: %v)", ErrNoSpace, msg, err)
 	}
