@@ -219,7 +219,8 @@ func (d *DB) HoldsVerified(ctx context.Context, regionID int64, sha digest.Diges
 	var ok bool
 	err := d.pool.QueryRow(ctx, `
 		SELECT EXISTS (SELECT 1 FROM blob_sync y JOIN blob b ON b.sha256 = y.sha256
-		               WHERE y.sha256 = $1 AND y.region_id = $2 AND y.size = b.size AND b.block_digests IS NOT NULL)`,
+		               WHERE y.sha256 = $1 AND y.region_id = $2 AND y.size = b.size
+		                 AND (b.block_digests IS NOT NULL OR b.block_blake3 IS NOT NULL))`,
 		sha.String(), regionID).Scan(&ok)
 	return ok, err
 }
