@@ -12,7 +12,7 @@ const mod = "github.com/bootfs/bootfs/"
 
 // testHelpers are the packages only tests may import.
 var testHelpers = []string{
-	"internal/damage", "internal/pgtest", "internal/regiontest", "internal/testpoll",
+	"internal/damage", "internal/pgtest", "internal/promcheck", "internal/regiontest", "internal/testpoll",
 	"internal/testskip", "internal/tmpfs", "internal/wire/wiretest",
 	"rack/cache/cachetest", "rack/client/regiontest",
 }
