@@ -253,8 +253,13 @@ func TestStalledReaderIsCutLongPollIsNot(t *testing.T) {
 	}
 	t.Logf("stalled client: %d of %d bytes, then %v", n, len(content), err)
 
-	// A slow but steady reader gets everything.
-	req, _ := http.NewRequest(http.MethodGet, a.url+wire.PathBlobs+d.String(), nil)
+	// A slow but steady reader gets everything, however long the body
+	// takes. Its own server has a longer write timeout (3s) than the one
+	// above, so that a reader paused by a loaded machine (CI) is still
+	// steady; the read takes over twice that.
+	b := startAPI(t, func(d *Deps) { d.WriteTimeout = 3 * time.Second })
+	d, content = b.put(t, 32<<20)
+	req, _ := http.NewRequest(http.MethodGet, b.url+wire.PathBlobs+d.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+testSecret)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -263,7 +268,7 @@ func TestStalledReaderIsCutLongPollIsNot(t *testing.T) {
 	defer resp.Body.Close()
 	start := time.Now()
 	var got bytes.Buffer
-	buf := make([]byte, 512<<10) // at least 64 reads, 50ms apart: over 3s
+	buf := make([]byte, 256<<10) // at least 128 reads, 50ms apart: over 6s
 	for {
 		time.Sleep(50 * time.Millisecond)
 		n, err := io.ReadFull(resp.Body, buf)
@@ -281,7 +286,7 @@ func TestStalledReaderIsCutLongPollIsNot(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), content) {
 		t.Fatalf("steady reader got %d bytes, want %d", got.Len(), len(content))
 	}
-	if time.Since(start) < time.Second {
+	if time.Since(start) < 3*time.Second {
 		t.Errorf("the steady read took %v; the test needs it longer than the write timeout", time.Since(start))
 	}
 
