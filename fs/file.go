@@ -104,6 +104,11 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	p := dest[:min(int64(len(dest)), f.size-off)]
+	if h.fs.lender != nil {
+		if res, errno, ok := h.lend(ctx, len(p), off); ok {
+			return res, errno
+		}
+	}
 	n, err := h.fs.content.ReadAt(ctx, f.digest, f.size, p, off)
 	if errors.Is(err, io.EOF) && n == len(p) {
 		err = nil
@@ -118,3 +123,84 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	h.fs.stats.readBytes.Add(uint64(n))
 	return fuse.ReadResultData(p), 0
 }
+
+// lend answers a read of n bytes at off from a loan of the Content (see
+// Lender); ok is false when the Content would rather be read with ReadAt.
+func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, syscall.Errno, bool) {
+	f := h.f
+	bufs, fd, fdOff, release, err := h.fs.lender.Lend(ctx, f.digest, f.size, off, n)
+	if err != nil {
+		return nil, h.fs.readFailed(ctx, f, off, err), true
+	}
+	if release == nil {
+		return nil, 0, false
+	}
+	h.fs.stats.reads.Add(1)
+	h.fs.stats.readBytes.Add(uint64(n))
+	if fd >= 0 {
+		return &fdResult{fd: fd, off: fdOff, n: n, release: release, fallback: func(buf []byte) ([]byte, fuse.Status) {
+			// Read through Content, which checks what it must, never
+			// the lent range with a plain pread that might reach the
+			// disk unchecked.
+			if len(buf) < n {
+				buf = make([]byte, n)
+			}
+			k, err := h.fs.content.ReadAt(context.WithoutCancel(ctx), f.digest, f.size, buf[:n], off)
+			if k == n {
+				return buf[:n], fuse.OK
+			}
+			h.fs.readFailed(ctx, f, off, fmt.Errorf("%w: %d of %d bytes: %v", errShortRead, k, n, err))
+			return nil, fuse.EIO
+		}}, 0, true
+	}
+	return &loanResult{bufs: bufs, release: release}, 0, true
+}
+
+// loanResult is a FUSE reply written straight from lent buffers (go-fuse
+// writes a result with Slices with one writev); Done ends the loan.
+type loanResult struct {
+	bufs    [][]byte
+	release func()
+	once    sync.Once
+}
+
+func (r *loanResult) Size() int {
+	n := 0
+	for _, b := range r.bufs {
+		n += len(b)
+	}
+	return n
+}
+
+func (r *loanResult) Slices() ([][]byte, fuse.Status) { return r.bufs, fuse.OK }
+
+func (r *loanResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, b := range r.bufs {
+		buf = append(buf, b...)
+	}
+	return buf, fuse.OK
+}
+
+func (r *loanResult) Done() { r.once.Do(r.release) }
+
+// fdResult is a FUSE reply the kernel splices from a lent file range
+// (go-fuse splices a result with Seekable, and falls back to Bytes, a
+// pread, when it cannot); Done ends the loan.
+type fdResult struct {
+	fd       int
+	off      int64
+	n        int
+	release  func()
+	fallback func(buf []byte) ([]byte, fuse.Status)
+	once     sync.Once
+}
+
+func (r *fdResult) Size() int { return r.n }
+
+func (r *fdResult) Seekable() (uintptr, int64, int) { return uintptr(r.fd), r.off, r.n }
+
+// Bytes is go-fuse's fallback when it cannot splice.
+func (r *fdResult) Bytes(buf []byte) ([]byte, fuse.Status) { return r.fallback(buf) }
+
+func (r *fdResult) Done() { r.once.Do(r.release) }

@@ -29,6 +29,18 @@ type Backer interface {
 	Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool)
 }
 
+// Lender is an optional interface of a Content: a read answered without
+// copying the bytes into the FUSE layer's buffer. The reply is written
+// from bufs (verified bytes in memory) or, when fd >= 0, spliced by the
+// kernel from bytes [fdOff, fdOff+n) of a local file whose bytes the
+// Content vouches for without reading them, with n = min(n, size-off).
+// release (called exactly once, after the reply was sent) ends the loan;
+// a nil release with a nil error means "use ReadAt". Errors are as for
+// ReadAt.
+type Lender interface {
+	Lend(ctx context.Context, d digest.Digest, size, off int64, n int) (bufs [][]byte, fd int, fdOff int64, release func(), err error)
+}
+
 // Default timeouts; see the package documentation for what each one caches.
 const (
 	DefaultEntryTimeout    = time.Hour

@@ -156,3 +156,17 @@ func (t *timedContent) Backing(ctx context.Context, d digest.Digest, size int64)
 	}
 	return -1, nil, false
 }
+
+// Lend implements fs.Lender for the wrapped Content, timed as ReadAt is.
+func (t *timedContent) Lend(ctx context.Context, d digest.Digest, size, off int64, n int) ([][]byte, int, int64, func(), error) {
+	l, ok := t.c.(fs.Lender)
+	if !ok {
+		return nil, -1, 0, nil, nil
+	}
+	start := time.Now()
+	bufs, fd, fdOff, release, err := l.Lend(ctx, d, size, off, n)
+	if err != nil || release != nil {
+		t.hist.Observe(time.Since(start).Seconds())
+	}
+	return bufs, fd, fdOff, release, err
+}
