@@ -137,11 +137,14 @@ func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, s
 	}
 	h.fs.stats.reads.Add(1)
 	h.fs.stats.readBytes.Add(uint64(n))
+	h.fs.stats.lentReads.Add(1)
 	if fd >= 0 {
+		h.fs.stats.splicedReads.Add(1)
 		return &fdResult{fd: fd, off: fdOff, n: n, release: release, fallback: func(buf []byte) ([]byte, fuse.Status) {
-			// Read through Content, which checks what it must, never
-			// the lent range with a plain pread that might reach the
-			// disk unchecked.
+			// go-fuse could not splice. Read through Content, which
+			// checks what it must, never the lent range with a plain
+			// pread that might reach the disk unchecked.
+			h.fs.stats.splicedReads.Add(^uint64(0))
 			if len(buf) < n {
 				buf = make([]byte, n)
 			}
