@@ -84,7 +84,11 @@ func (g *lendRig) read(t *testing.T, verify bool) Stats {
 		}
 	}
 	if !bytes.Equal(got, g.data) {
-		t.Fatalf("read %d bytes through the mount, not the file's %d bytes", len(got), len(g.data))
+		i := 0
+		for i < min(len(got), len(g.data)) && got[i] == g.data[i] {
+			i++
+		}
+		t.Fatalf("read %d bytes through the mount, not the file's %d bytes: first difference at %d (block %d)", len(got), len(g.data), i, i/digest.BlockSize)
 	}
 	return root.Stats()
 }

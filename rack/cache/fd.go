@@ -10,7 +10,8 @@ package cache
 // process, or vouched for by a clean stop's stamp), the file's descriptor
 // kept open by the cache, and every page of the range in the page cache
 // now (mincore, which never reads the disk). That is the rule of a Get's
-// page-cache-only read; as there, a page evicted and read back from the
+// page-cache-only read, and as there the chunks are checked again
+// afterwards (stillTrusted). As there, a page evicted and read back from the
 // disk between the mincore and the kernel's copy is not caught (the
 // window is the same as between a Get's mincore and its RWF_NOWAIT read).
 //
@@ -34,7 +35,7 @@ func (c *Cache) LendFD(k Key, off int64, n int) (fd int, fileOff int64, release 
 		c.release(r)
 		return -1, 0, nil, false
 	}
-	if in, err := resident(r.fd, e.off()+off, n); err != nil || !in {
+	if in, err := resident(r.fd, e.off()+off, n); err != nil || !in || !c.stillTrusted(e, mask) {
 		c.release(r)
 		return -1, 0, nil, false
 	}
