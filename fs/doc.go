@@ -85,6 +85,19 @@
 // unimplemented Unlink or Rmdir would even "succeed" and drop the child from
 // go-fuse's Inode tree.
 //
+// # Replies without a copy
+//
+// A Content that implements Lender answers READs without copying the bytes
+// into go-fuse's buffer: it lends them, and the reply is written from them
+// (one writev from a verified block held in memory) or spliced by the
+// kernel from a local file range the Content vouches for without reading
+// it (the rack cache's content file, only where the cache would have
+// served those bytes unchecked: see cache.Cache.LendFD). The loan ends
+// when go-fuse has sent the reply (ReadResult.Done). If go-fuse cannot
+// splice, the bytes are read through Content.ReadAt, which checks what it
+// must, never with a plain pread of the lent range. Stats counts lent and
+// spliced READs.
+//
 // # Passthrough
 //
 // With Options.Passthrough set and a Content that implements Backer, a file
