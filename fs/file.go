@@ -135,28 +135,20 @@ func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, s
 	if release == nil {
 		return nil, 0, false
 	}
+	var res fuse.ReadResult = &loanResult{bufs: bufs, release: release}
+	if fd >= 0 {
+		var ok bool
+		if res, ok = pipeLoan(fd, fdOff, n, release); !ok {
+			// Not lendable after all (release was called): the
+			// caller reads through Content, which checks what it must.
+			return nil, 0, false
+		}
+		h.fs.stats.splicedReads.Add(1)
+	}
 	h.fs.stats.reads.Add(1)
 	h.fs.stats.readBytes.Add(uint64(n))
 	h.fs.stats.lentReads.Add(1)
-	if fd >= 0 {
-		h.fs.stats.splicedReads.Add(1)
-		return &fdResult{fd: fd, off: fdOff, n: n, release: release, fallback: func(buf []byte) ([]byte, fuse.Status) {
-			// go-fuse could not splice. Read through Content, which
-			// checks what it must, never the lent range with a plain
-			// pread that might reach the disk unchecked.
-			h.fs.stats.splicedReads.Add(^uint64(0))
-			if len(buf) < n {
-				buf = make([]byte, n)
-			}
-			k, err := h.fs.content.ReadAt(context.WithoutCancel(ctx), f.digest, f.size, buf[:n], off)
-			if k == n {
-				return buf[:n], fuse.OK
-			}
-			h.fs.readFailed(ctx, f, off, fmt.Errorf("%w: %d of %d bytes: %v", errShortRead, k, n, err))
-			return nil, fuse.EIO
-		}}, 0, true
-	}
-	return &loanResult{bufs: bufs, release: release}, 0, true
+	return res, 0, true
 }
 
 // loanResult is a FUSE reply written straight from lent buffers (go-fuse
@@ -186,24 +178,3 @@ func (r *loanResult) Bytes(buf []byte) ([]byte, fuse.Status) {
 }
 
 func (r *loanResult) Done() { r.once.Do(r.release) }
-
-// fdResult is a FUSE reply the kernel splices from a lent file range
-// (go-fuse splices a result with Seekable, and falls back to Bytes, a
-// pread, when it cannot); Done ends the loan.
-type fdResult struct {
-	fd       int
-	off      int64
-	n        int
-	release  func()
-	fallback func(buf []byte) ([]byte, fuse.Status)
-	once     sync.Once
-}
-
-func (r *fdResult) Size() int { return r.n }
-
-func (r *fdResult) Seekable() (uintptr, int64, int) { return uintptr(r.fd), r.off, r.n }
-
-// Bytes is go-fuse's fallback when it cannot splice.
-func (r *fdResult) Bytes(buf []byte) ([]byte, fuse.Status) { return r.fallback(buf) }
-
-func (r *fdResult) Done() { r.once.Do(r.release) }
