@@ -128,7 +128,16 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 // Lender); ok is false when the Content would rather be read with ReadAt.
 func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, syscall.Errno, bool) {
 	f := h.f
-	bufs, fd, fdOff, release, err := h.fs.lender.Lend(ctx, f.digest, f.size, off, n)
+	var pipe *pipeLoad
+	load := func(fd int, fdOff int64) bool {
+		pipe = loadPipe(fd, fdOff, n)
+		return pipe != nil
+	}
+	bufs, release, err := h.fs.lender.Lend(ctx, f.digest, f.size, off, n, load)
+	if pipe != nil && (release == nil || bufs != nil) {
+		pipe.drop() // taken, then not vouched for (or not needed)
+		pipe = nil
+	}
 	if err != nil {
 		return nil, h.fs.readFailed(ctx, f, off, err), true
 	}
@@ -136,13 +145,12 @@ func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, s
 		return nil, 0, false
 	}
 	var res fuse.ReadResult = &loanResult{bufs: bufs, release: release}
-	if fd >= 0 {
-		var ok bool
-		if res, ok = pipeLoan(fd, fdOff, n, release); !ok {
-			// Not lendable after all (release was called): the
-			// caller reads through Content, which checks what it must.
-			return nil, 0, false
+	if bufs == nil {
+		if pipe == nil {
+			release()
+			return nil, 0, false // a Content that lent nothing
 		}
+		res = pipe.result(release)
 		h.fs.stats.splicedReads.Add(1)
 	}
 	h.fs.stats.reads.Add(1)

@@ -7,32 +7,42 @@ import (
 	"github.com/hanwen/go-fuse/v2/splice"
 )
 
-// pipeLoan splices the lent file range [off, off+n) of fd into a pipe and
-// returns a reply go-fuse splices on from that pipe into /dev/fuse. Loading
-// the pipe here, rather than handing go-fuse the file range, keeps a short
-// splice (an I/O error on a page read back from the disk) from becoming a
-// short reply, which the kernel would take for the end of the file: the
-// caller then reads through Content instead (ok false, release called).
-// The pipe holds references to the file's pages, not copies; release runs
-// when the reply is sent.
-func pipeLoan(fd int, off int64, n int, release func()) (fuse.ReadResult, bool) {
+// pipeLoad is a lent file range spliced into a pipe: the pipe holds
+// references to the file's pages, not copies, and go-fuse splices them on
+// into /dev/fuse. Loading the pipe here, rather than handing go-fuse the
+// file range, lets the lender check its trust after the kernel took the
+// pages, and keeps a short splice (an I/O error on a page read back from
+// the disk) from becoming a short reply, which the kernel would take for
+// the end of the file.
+type pipeLoad struct {
+	p *splice.Pair
+	n int
+}
+
+// loadPipe splices bytes [off, off+n) of fd into a pipe; nil if it could
+// not take all of them.
+func loadPipe(fd int, off int64, n int) *pipeLoad {
 	p, err := splice.Get()
 	if err != nil {
-		release()
-		return nil, false
+		return nil
 	}
 	if err := p.Grow(n + os.Getpagesize()); err != nil {
 		splice.Done(p)
-		release()
-		return nil, false
+		return nil
 	}
-	k, err := p.LoadFromAt(uintptr(fd), n, off)
-	if err != nil || k != n {
+	if k, err := p.LoadFromAt(uintptr(fd), n, off); err != nil || k != n {
 		splice.Drop(p) // may hold part of the range
-		release()
-		return nil, false
+		return nil
 	}
-	return &pipeResult{p: p, n: n, release: release}, true
+	return &pipeLoad{p: p, n: n}
+}
+
+// drop discards the pipe and what it holds.
+func (l *pipeLoad) drop() { splice.Drop(l.p) }
+
+// result is the FUSE reply from the pipe; release runs when it was sent.
+func (l *pipeLoad) result(release func()) fuse.ReadResult {
+	return &pipeResult{p: l.p, n: l.n, release: release}
 }
 
 // pipeResult is a reply preloaded in a pipe (go-fuse splices a result with

@@ -158,15 +158,15 @@ func (t *timedContent) Backing(ctx context.Context, d digest.Digest, size int64)
 }
 
 // Lend implements fs.Lender for the wrapped Content, timed as ReadAt is.
-func (t *timedContent) Lend(ctx context.Context, d digest.Digest, size, off int64, n int) ([][]byte, int, int64, func(), error) {
+func (t *timedContent) Lend(ctx context.Context, d digest.Digest, size, off int64, n int, load func(fd int, off int64) bool) ([][]byte, func(), error) {
 	l, ok := t.c.(fs.Lender)
 	if !ok {
-		return nil, -1, 0, nil, nil
+		return nil, nil, nil
 	}
 	start := time.Now()
-	bufs, fd, fdOff, release, err := l.Lend(ctx, d, size, off, n)
+	bufs, release, err := l.Lend(ctx, d, size, off, n, load)
 	if err != nil || release != nil {
 		t.hist.Observe(time.Since(start).Seconds())
 	}
-	return bufs, fd, fdOff, release, err
+	return bufs, release, err
 }

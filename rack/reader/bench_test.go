@@ -163,7 +163,7 @@ func BenchmarkHit128K(b *testing.B) {
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
 		for b.Loop() {
-			bufs, _, _, release, err := r.Lend(context.Background(), d, size, 128<<10, len(buf))
+			bufs, release, err := r.Lend(context.Background(), d, size, 128<<10, len(buf), nil)
 			if err != nil || release == nil || len(bufs) != 1 {
 				b.Fatalf("Lend: %v, %d buffers", err, len(bufs))
 			}

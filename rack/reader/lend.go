@@ -14,33 +14,36 @@ import (
 // block's content file for the kernel to splice (*cache.Cache on Linux);
 // see cache.Cache.LendFD for when it may.
 type fdLender interface {
-	LendFD(k cache.Key, off int64, n int) (fd int, fileOff int64, release func(), ok bool)
+	LendFD(k cache.Key, off int64, n int, load func(fd int, fileOff int64) bool) (release func(), ok bool)
 }
 
 // Lend serves a read the way ReadAt does, without copying the bytes into a
 // buffer of the caller's: the caller sends them (a FUSE reply) and then
 // calls release, exactly once. The read covers min(n, size-off) bytes from
-// off, which are either bufs, verified blocks held in memory (one slice per
-// block, which stay while lent), or, when fd >= 0, that many bytes at fdOff
-// of a cache content file that the cache lent because it would have served
-// them without checking (cache.Cache.LendFD: trusted chunks, every page in
-// the page cache). Nothing is lent from the disk cache with
+// off. They are bufs, verified blocks held in memory (one slice per block,
+// which stay while lent), or, when bufs is nil, bytes that load (if not
+// nil) took from a cache content file without this process reading them
+// (load gets the file's descriptor and the offset of those bytes in it;
+// see cache.Cache.LendFD): only where the cache would have served them
+// without checking (trusted chunks, every page in the page cache, still
+// trusted after load). Nothing is lent from the disk cache with
 // VerifyCacheHits, where every block read from it is hashed.
 //
 // release is nil, with a nil error, when Lend cannot lend the bytes
 // without reading them itself (off at or past the end, a part of a block
-// that is neither in memory nor lendable from the cache): the caller then
-// uses ReadAt. On error nothing is lent; errors are ReadAt's.
-func (r *Reader) Lend(ctx context.Context, d digest.Digest, size, off int64, n int) (bufs [][]byte, fd int, fdOff int64, release func(), err error) {
+// that is neither in memory nor lendable from the cache, or load failed):
+// the caller then discards whatever load took and uses ReadAt. On error
+// nothing is lent; errors are ReadAt's.
+func (r *Reader) Lend(ctx context.Context, d digest.Digest, size, off int64, n int, load func(fd int, fdOff int64) bool) (bufs [][]byte, release func(), err error) {
 	if off < 0 {
-		return nil, -1, 0, nil, fmt.Errorf("read %s: negative offset %d", d.Short(12), off)
+		return nil, nil, fmt.Errorf("read %s: negative offset %d", d.Short(12), off)
 	}
 	if off >= size || n <= 0 {
-		return nil, -1, 0, nil, nil
+		return nil, nil, nil
 	}
 	f, err := r.file(ctx, d, size)
 	if err != nil {
-		return nil, -1, 0, nil, err
+		return nil, nil, err
 	}
 	end := min(off+int64(n), size)
 	r.noteRead(f, off, end)
@@ -52,18 +55,18 @@ func (r *Reader) Lend(ctx context.Context, d digest.Digest, size, off int64, n i
 		k := cache.Key{File: f.d, Index: i}
 		if b := r.mem.get(k); b != nil {
 			r.st.hits.Add(1)
-			return [][]byte{b.Value.bytes()[lo : end-i*digest.BlockSize]}, -1, 0, func() { r.mem.release(b) }, nil
+			return [][]byte{b.Value.bytes()[lo : end-i*digest.BlockSize]}, func() { r.mem.release(b) }, nil
 		}
-		if l, ok := r.cache.(fdLender); ok && !r.verifyHits {
-			if fd, fdOff, rel, ok := l.LendFD(k, lo, int(end-off)); ok {
+		if l, ok := r.cache.(fdLender); ok && load != nil && !r.verifyHits {
+			if rel, ok := l.LendFD(k, lo, int(end-off), load); ok {
 				r.st.hits.Add(1)
-				return nil, fd, fdOff, rel, nil
+				return nil, rel, nil
 			}
 		}
 		if _, ok := r.cache.(rangeReader); ok && !r.verifyHits && int(end-off) != f.blockLen(i) {
 			// ReadAt reads just this part from the disk cache if it
 			// holds the block, rather than the whole block.
-			return nil, -1, 0, nil, nil
+			return nil, nil, nil
 		}
 	}
 
@@ -88,7 +91,7 @@ func (r *Reader) Lend(ctx context.Context, d digest.Digest, size, off int64, n i
 	for k, err := range errs {
 		if err != nil {
 			releaseAll()
-			return nil, -1, 0, nil, fmt.Errorf("read %s at %d: %w", d.Short(12), max((first+int64(k))*digest.BlockSize, off), err)
+			return nil, nil, fmt.Errorf("read %s at %d: %w", d.Short(12), max((first+int64(k))*digest.BlockSize, off), err)
 		}
 	}
 	bufs = make([][]byte, len(blocks))
@@ -98,5 +101,5 @@ func (r *Reader) Lend(ctx context.Context, d digest.Digest, size, off int64, n i
 		hi := min((i+1)*digest.BlockSize, end) - i*digest.BlockSize
 		bufs[k] = b.Value.bytes()[lo:hi]
 	}
-	return bufs, -1, 0, releaseAll, nil
+	return bufs, releaseAll, nil
 }
