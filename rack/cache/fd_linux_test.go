@@ -41,7 +41,8 @@ func TestLendFD(t *testing.T) {
 	}
 	release()
 
-	if _, ok := c.LendFD(k, 0, 100, func(int, int64) bool { return false }); ok {
+	if rel, ok := c.LendFD(k, 0, 100, func(int, int64) bool { return false }); ok {
+		rel()
 		t.Error("LendFD succeeded though load failed")
 	}
 	distrust := func(int, int64) bool {
@@ -50,10 +51,12 @@ func TestLendFD(t *testing.T) {
 		c.mu.Unlock()
 		return true
 	}
-	if _, ok := c.LendFD(k, 0, 100, distrust); ok {
+	if rel, ok := c.LendFD(k, 0, 100, distrust); ok {
+		rel()
 		t.Error("LendFD succeeded though the chunks were distrusted while load ran")
 	}
-	if _, ok := c.LendFD(k, 0, 100, readLent); ok {
+	if rel, ok := c.LendFD(k, 0, 100, readLent); ok {
+		rel()
 		t.Error("LendFD of untrusted chunks succeeded")
 	}
 	c.mu.Lock()
@@ -68,7 +71,8 @@ func TestLendFD(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.ReadAt(k, make([]byte, 10), 0)
-	if _, ok := v.LendFD(k, 0, 100, func(int, int64) bool { t.Error("load called with VerifyHits"); return true }); ok {
+	if rel, ok := v.LendFD(k, 0, 100, func(int, int64) bool { t.Error("load called with VerifyHits"); return true }); ok {
+		rel()
 		t.Error("LendFD succeeded with VerifyHits")
 	}
 }
