@@ -85,6 +85,19 @@
 // unimplemented Unlink or Rmdir would even "succeed" and drop the child from
 // go-fuse's Inode tree.
 //
+// # Replies without a copy
+//
+// A Content that implements Lender answers READs without copying the bytes
+// into go-fuse's buffer: it lends them, and the reply is written from them
+// (one writev from a verified block held in memory) or from a pipe into
+// which the kernel spliced a local file range the Content vouches for
+// without reading it (the rack cache's content file, only where the cache
+// would have served those bytes unchecked, and checked again after the
+// splice: see cache.Cache.LendFD). A splice that comes up short is
+// discarded and the read goes through Content.ReadAt, never out as a short
+// reply. The loan ends when go-fuse has sent the reply (ReadResult.Done).
+// Stats counts lent and spliced READs.
+//
 // # Passthrough
 //
 // With Options.Passthrough set and a Content that implements Backer, a file

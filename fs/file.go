@@ -104,6 +104,11 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	p := dest[:min(int64(len(dest)), f.size-off)]
+	if h.fs.lender != nil {
+		if res, errno, ok := h.lend(ctx, len(p), off); ok {
+			return res, errno
+		}
+	}
 	n, err := h.fs.content.ReadAt(ctx, f.digest, f.size, p, off)
 	if errors.Is(err, io.EOF) && n == len(p) {
 		err = nil
@@ -118,3 +123,66 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	h.fs.stats.readBytes.Add(uint64(n))
 	return fuse.ReadResultData(p), 0
 }
+
+// lend answers a read of n bytes at off from a loan of the Content (see
+// Lender); ok is false when the Content would rather be read with ReadAt.
+func (h *handle) lend(ctx context.Context, n int, off int64) (fuse.ReadResult, syscall.Errno, bool) {
+	f := h.f
+	var pipe *pipeLoad
+	load := func(fd int, fdOff int64) bool {
+		pipe = loadPipe(fd, fdOff, n)
+		return pipe != nil
+	}
+	bufs, release, err := h.fs.lender.Lend(ctx, f.digest, f.size, off, n, load)
+	if pipe != nil && (release == nil || bufs != nil) {
+		pipe.drop() // taken, then not vouched for (or not needed)
+		pipe = nil
+	}
+	if err != nil {
+		return nil, h.fs.readFailed(ctx, f, off, err), true
+	}
+	if release == nil {
+		return nil, 0, false
+	}
+	var res fuse.ReadResult = &loanResult{bufs: bufs, release: release}
+	if bufs == nil {
+		if pipe == nil {
+			release()
+			return nil, 0, false // a Content that lent nothing
+		}
+		res = pipe.result(release)
+		h.fs.stats.splicedReads.Add(1)
+	}
+	h.fs.stats.reads.Add(1)
+	h.fs.stats.readBytes.Add(uint64(n))
+	h.fs.stats.lentReads.Add(1)
+	return res, 0, true
+}
+
+// loanResult is a FUSE reply written straight from lent buffers (go-fuse
+// writes a result with Slices with one writev); Done ends the loan.
+type loanResult struct {
+	bufs    [][]byte
+	release func()
+	once    sync.Once
+}
+
+func (r *loanResult) Size() int {
+	n := 0
+	for _, b := range r.bufs {
+		n += len(b)
+	}
+	return n
+}
+
+func (r *loanResult) Slices() ([][]byte, fuse.Status) { return r.bufs, fuse.OK }
+
+func (r *loanResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, b := range r.bufs {
+		buf = append(buf, b...)
+	}
+	return buf, fuse.OK
+}
+
+func (r *loanResult) Done() { r.once.Do(r.release) }

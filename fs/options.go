@@ -29,6 +29,20 @@ type Backer interface {
 	Backing(ctx context.Context, d digest.Digest, size int64) (fd int, release func(), ok bool)
 }
 
+// Lender is an optional interface of a Content: a read answered without
+// copying the bytes into the FUSE layer's buffer. Lend covers min(n,
+// size-off) bytes from off; they are bufs (verified bytes in memory), or,
+// when bufs is nil, the bytes load took from a local file the Content
+// vouches for without reading it (load gets the descriptor and offset,
+// splices that many bytes into a pipe and reports whether it took them
+// all). release (called exactly once, after the reply was sent) ends the
+// loan. A nil release with a nil error means "use ReadAt"; whatever load
+// took is then discarded, as it is when bufs are returned. Errors are as
+// for ReadAt.
+type Lender interface {
+	Lend(ctx context.Context, d digest.Digest, size, off int64, n int, load func(fd int, off int64) bool) (bufs [][]byte, release func(), err error)
+}
+
 // Default timeouts; see the package documentation for what each one caches.
 const (
 	DefaultEntryTimeout    = time.Hour

@@ -23,6 +23,8 @@ type Root struct {
 	// backer is content as a Backer when Options.Passthrough is set and
 	// content implements it; nil means no passthrough.
 	backer Backer
+	// lender is content as a Lender, if it is one.
+	lender Lender
 	// fallbackLogged is set once a READ reached a passthrough handle, i.e.
 	// go-fuse could not register its backing file, and that was logged;
 	// from then on files open in caching mode.
@@ -73,6 +75,9 @@ func NewRoot(c Content, o Options) *Root {
 	r := &Root{content: c, opts: o, log: o.Log}
 	if b, ok := c.(Backer); ok && o.Passthrough {
 		r.backer = b
+	}
+	if l, ok := c.(Lender); ok {
+		r.lender = l
 	}
 	r.dirCore = dirCore{common: common{fs: r}}
 	r.cur.Store(emptyTree())

@@ -19,11 +19,16 @@ type Stats struct {
 	PassthroughOpens uint64
 	Reads            uint64 // successful READs
 	ReadBytes        uint64
-	ReadErrors       uint64 // READs answered EIO
-	Interrupted      uint64 // READs answered EINTR
-	Updates          uint64 // trees installed by Update
-	Notifications    uint64 // invalidations the kernel accepted
-	NotifyFailures   uint64 // invalidations that failed unexpectedly
+	// LentReads counts the READs (of Reads) answered from bytes the
+	// Content lent (Lender) rather than copied into the FUSE buffer:
+	// SplicedReads of them were spliced by the kernel from a file.
+	LentReads      uint64
+	SplicedReads   uint64
+	ReadErrors     uint64 // READs answered EIO
+	Interrupted    uint64 // READs answered EINTR
+	Updates        uint64 // trees installed by Update
+	Notifications  uint64 // invalidations the kernel accepted
+	NotifyFailures uint64 // invalidations that failed unexpectedly
 }
 
 // counters are the live counters behind Stats.
@@ -31,6 +36,7 @@ type counters struct {
 	lookups, negativeLookups, opens           atomic.Uint64
 	passthroughOpens                          atomic.Uint64
 	reads, readBytes, readErrors, interrupted atomic.Uint64
+	lentReads, splicedReads                   atomic.Uint64
 	updates, notifications, notifyFailures    atomic.Uint64
 }
 
@@ -48,6 +54,8 @@ func (r *Root) Stats() Stats {
 		PassthroughOpens: r.stats.passthroughOpens.Load(),
 		Reads:            r.stats.reads.Load(),
 		ReadBytes:        r.stats.readBytes.Load(),
+		LentReads:        r.stats.lentReads.Load(),
+		SplicedReads:     r.stats.splicedReads.Load(),
 		ReadErrors:       r.stats.readErrors.Load(),
 		Interrupted:      r.stats.interrupted.Load(),
 		Updates:          r.stats.updates.Load(),

@@ -170,3 +170,17 @@ func (t *timedContent) Backing(ctx context.Context, d digest.Digest, size int64)
 	}
 	return -1, nil, false
 }
+
+// Lend implements fs.Lender for the wrapped Content, timed as ReadAt is.
+func (t *timedContent) Lend(ctx context.Context, d digest.Digest, size, off int64, n int, load func(fd int, off int64) bool) ([][]byte, func(), error) {
+	l, ok := t.c.(fs.Lender)
+	if !ok {
+		return nil, nil, nil
+	}
+	start := time.Now()
+	bufs, release, err := l.Lend(ctx, d, size, off, n, load)
+	if err != nil || release != nil {
+		t.hist.Observe(time.Since(start).Seconds())
+	}
+	return bufs, release, err
+}

@@ -368,3 +368,9 @@ func (m *Mount) flushLoop(ctx context.Context) {
 		failing = err != nil
 	}
 }
+
+// The file system answers READs from the Reader's loans (fs.Lender).
+var (
+	_ fs.Lender = (*reader.Reader)(nil)
+	_ fs.Lender = (*timedContent)(nil)
+)

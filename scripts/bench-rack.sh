@@ -6,6 +6,13 @@
 # Needs root (FUSE, tftpd-hpa), about 14 GB free under $TMPDIR (default
 # /tmp) and a few minutes. PostgreSQL: $BOOTFS_TEST_DATABASE_URL, or a
 # private server started by the test (scripts/with-postgres.sh provides one).
+#
+# BOOTFS_BENCH=cold,cpu,link,readers,tftp,rss picks benchmarks (default all).
+# BOOTFS_BENCH_BASELINE_BIN=/path/to/bootfs (a binary named bootfs, e.g.
+# built from main in a directory of its own) runs each benchmark for it and
+# for this tree alternately, BOOTFS_BENCH_ROUNDS times, rows labelled
+# [baseline] and [this]. BOOTFS_BENCH_PROFILES=DIR saves CPU profiles of
+# bootfs during a cold read and the 100 readers there (go tool pprof).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then

@@ -104,7 +104,13 @@
 //     the sha256; the write succeeded);
 //   - a read of trusted chunks first tries preadv2(RWF_NOWAIT), which only
 //     succeeds when the bytes are in the page cache; when they are not, the
-//     read goes to the disk and the chunks are checked again.
+//     read goes to the disk and the chunks are checked again. A read going
+//     to the disk distrusts its chunks until their CRCs pass (its pages are
+//     in the page cache meanwhile, unchecked), so a page-cache-only read,
+//     or a LendFD loan (fd.go: a range spliced by the kernel into a FUSE
+//     reply), checks after its mincore that its chunks are still trusted;
+//     and read descriptors have readahead off, so no chunk's pages come
+//     from the disk unless a read asked for them.
 //
 // Options.VerifyHits checks every chunk on every read instead, at the cost
 // above. Bytes pulled into the page cache by something other than this cache

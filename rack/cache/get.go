@@ -122,6 +122,12 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 			c.readFailed(e, err)
 			return 0, false
 		}
+		// No readahead on this descriptor: it would pull unchecked
+		// bytes from the disk into the page cache, where the residency
+		// check of a page-cache-only read (or of LendFD) takes them for
+		// the bytes this process wrote or checked. Reads here always
+		// name the chunks they need.
+		unix.Fadvise(f.fd, 0, 0, unix.FADV_RANDOM)
 		kept, current := c.adoptFD(e.file, f.fd)
 		r.fd, r.shared = f.fd, kept
 		if !current {
@@ -151,7 +157,7 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 			c.readFailed(e, err)
 			return 0, false
 		}
-		if done {
+		if done && c.stillTrusted(e, mask) {
 			c.hits.Add(1)
 			return len(p), true
 		}
@@ -165,6 +171,14 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 		defer scratch.Put(b)
 		dst = (*b)[:hi-lo]
 	}
+	// The chunks' pages may now come from the disk into the page cache,
+	// unchecked until the CRCs below pass: until then no other read may
+	// take them for trusted page-cache bytes.
+	c.mu.Lock()
+	if live := c.currentLocked(e.key, e.gen); live != nil {
+		live.trusted &^= mask
+	}
+	c.mu.Unlock()
 	if err := f.readFull(dst, base+lo); err != nil {
 		c.readFailed(e, err)
 		return 0, false
@@ -187,6 +201,18 @@ func (c *Cache) read(r reader, p []byte, off int64) (int, bool) {
 	c.unlock()
 	c.hits.Add(1)
 	return len(p), true
+}
+
+// stillTrusted reports whether the chunks in mask of e's live entry are
+// still trusted: a read that found their pages in the page cache checks
+// this afterwards, because a concurrent read that went to the disk for
+// them distrusts them first (until their CRCs pass), and its unchecked
+// pages would have looked cached.
+func (c *Cache) stillTrusted(e entry, mask uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	live := c.currentLocked(e.key, e.gen)
+	return live != nil && live.trusted&mask == mask
 }
 
 // hook calls the test hook, if any, at a stage of a read.

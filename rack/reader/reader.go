@@ -193,20 +193,10 @@ func (r *Reader) ReadAt(ctx context.Context, d digest.Digest, size int64, p []by
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if r.ctx.Err() != nil {
-		return 0, ErrClosed
-	}
-	bd, err := r.blockDigests(ctx, d)
+	f, err := r.file(ctx, d, size)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", d.Short(12), err)
+		return 0, err
 	}
-	if err := r.badFile(d, bd); err != nil {
-		return 0, fmt.Errorf("read %s: %w", d.Short(12), err)
-	}
-	if bd.Size != size {
-		return 0, fmt.Errorf("read %s: %w: %d bytes, regions say %d", d.Short(12), ErrSizeMismatch, size, bd.Size)
-	}
-	f := &file{d: d, size: size, bd: bd, holders: r.holdersOf(d)}
 	end := min(off+int64(len(p)), size)
 	r.noteRead(f, off, end)
 
@@ -227,6 +217,25 @@ func (r *Reader) ReadAt(ctx context.Context, d digest.Digest, size int64, p []by
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// file returns what a read of file d (size bytes) needs: its block digest
+// list, checked against size, unless the file is known to be bad.
+func (r *Reader) file(ctx context.Context, d digest.Digest, size int64) (*file, error) {
+	if r.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	bd, err := r.blockDigests(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", d.Short(12), err)
+	}
+	if err := r.badFile(d, bd); err != nil {
+		return nil, fmt.Errorf("read %s: %w", d.Short(12), err)
+	}
+	if bd.Size != size {
+		return nil, fmt.Errorf("read %s: %w: %d bytes, regions say %d", d.Short(12), ErrSizeMismatch, size, bd.Size)
+	}
+	return &file{d: d, size: size, bd: bd, holders: r.holdersOf(d)}, nil
 }
 
 // copyBlock copies the part of block i that lies in [pOff, end) into p,

@@ -45,18 +45,44 @@ func TestBench(t *testing.T) {
 		rows = append(rows, cols)
 		t.Logf("%s", strings.Join(cols, " | "))
 	}
+	// BOOTFS_BENCH_BASELINE_BIN names another bootfs binary (e.g. built
+	// from main): every benchmark then runs for it and for this tree's
+	// bootfs, alternately, BOOTFS_BENCH_ROUNDS times (default 1), in the
+	// same rig, each row labelled with the binary it measured.
+	type binary struct{ label, path string }
+	bins := []binary{{"", g.bin}}
+	if base := os.Getenv("BOOTFS_BENCH_BASELINE_BIN"); base != "" {
+		bins = []binary{{"[baseline] ", base}, {"[this] ", g.bin}}
+	}
+	rounds := 1
+	if n, err := strconv.Atoi(os.Getenv("BOOTFS_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	// BOOTFS_BENCH unset or "1" runs everything; a list (e.g. "cold,rss") some.
 	for _, b := range []struct {
 		name string
 		run  func(*testing.T, func(...string))
 	}{
-		{"cold", g.benchColdRead}, {"link", g.benchColdOverLink}, {"readers", g.benchConcurrentReaders},
+		{"cold", g.benchColdRead}, {"cpu", g.benchColdCPU}, {"link", g.benchColdOverLink}, {"readers", g.benchConcurrentReaders},
 		{"tftp", g.benchTFTP}, {"rss", g.benchFullCacheRSS},
 	} {
 		if sel := os.Getenv("BOOTFS_BENCH"); sel == "" || sel == "1" || slices.Contains(strings.Split(sel, ","), b.name) {
-			b.run(t, row)
+			for round := range rounds {
+				for _, bin := range bins {
+					g.bin = bin.path
+					label := bin.label
+					if rounds > 1 {
+						label = fmt.Sprintf("%s(round %d) ", label, round+1)
+					}
+					b.run(t, func(cols ...string) {
+						cols[0] = label + cols[0]
+						row(cols...)
+					})
+				}
+			}
 		}
 	}
+	g.bin = bins[len(bins)-1].path
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nrack benchmarks, %s, %d CPUs, %s, %s\n\n", hostInfo(), runtime.NumCPU(), kernelRelease(), time.Now().UTC().Format(time.RFC3339))
@@ -217,14 +243,105 @@ func (g *rig) benchColdRead(t *testing.T, row func(...string)) {
 	os.RemoveAll(last.cacheDir)
 }
 
+// benchColdCPU: the CPU time (user+system) the bootfs process spends on a
+// cold sequential read of a ~1.1 GiB file from the region on loopback,
+// per GiB, against the CPU time of `curl | openssl dgst -sha256` fetching
+// and hashing the same bytes from the same region (median of 3 each,
+// alternating). With BOOTFS_BENCH_PROFILES set, a CPU profile of bootfs
+// during the last cold read is written there.
+func (g *rig) benchColdCPU(t *testing.T, row func(...string)) {
+	e := g.mustEntry(t, benchBig)
+	gib := float64(e.Size) / (1 << 30)
+	local := filepath.Join(g.regions[0].Storage, e.SHA256.String())
+	readAll(t, local)
+	profiles := os.Getenv("BOOTFS_BENCH_PROFILES")
+	var bootfsCPU, curlCPU []time.Duration
+	for i := range 3 {
+		cmd := exec.Command("sh", "-c", `curl -sS -H "Authorization: Bearer $SECRET" "$URL" | openssl dgst -sha256 >/dev/null`)
+		cmd.Env = append(os.Environ(), "SECRET="+g.regions[0].Secret, "URL="+g.regions[0].URL()+wire.PathBlobs+e.SHA256.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("curl | openssl: %v\n%s", err, out)
+		}
+		curlCPU = append(curlCPU, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+
+		spec := mountSpec{source: g.regions[0].URL()}
+		if profiles != "" && i == 2 {
+			spec.opts = []string{"metrics=127.0.0.1:0"}
+		}
+		m := g.mount(t, spec)
+		pid := daemonPID(m.dir)
+		var prof []byte
+		var wg sync.WaitGroup
+		if len(spec.opts) > 0 {
+			addr := m.status(t).Metrics
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, prof = httpGet(t, "http://"+addr+"/debug/pprof/profile?seconds=4", "")
+			}()
+		}
+		before := processCPU(t, pid)
+		if _, n := readAll(t, m.path(benchBig)); n != e.Size {
+			t.Fatalf("read %d of %d bytes", n, e.Size)
+		}
+		bootfsCPU = append(bootfsCPU, processCPU(t, pid)-before)
+		wg.Wait()
+		if prof != nil {
+			os.WriteFile(filepath.Join(profiles, fmt.Sprintf("bootfs-cold-cpu-%d.pprof", time.Now().Unix())), prof, 0o644)
+		}
+		m.unmount(t)
+		os.RemoveAll(m.cacheDir)
+	}
+	b, c := median(bootfsCPU).Seconds()/gib, median(curlCPU).Seconds()/gib
+	row(fmt.Sprintf("rack CPU (utime+stime of bootfs) per cold GiB, %.2f GiB from the region on loopback (median of 3)", gib),
+		fmt.Sprintf("%.2f core-s", b), fmt.Sprintf("curl | openssl dgst -sha256 %.2f core-s", c),
+		fmt.Sprintf("%.2f", b/c), "<= 1.0 core-s; ratio <= 0.5")
+}
+
+// processCPU returns the user+system CPU time process pid has used
+// (/proc/PID/stat, in clock ticks of 10 ms).
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+2:]))
+	// Fields after the command: state is f[0]; utime and stime are the
+	// 14th and 15th fields of the line, f[11] and f[12].
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parsing /proc/%d/stat: %q", pid, b)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
 // benchConcurrentReaders: 100 concurrent cold readers of one file against
 // one reader alone: the bytes the region sent, and the wall time.
 func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
 	e := g.mustEntry(t, benchShared)
+	profiles := os.Getenv("BOOTFS_BENCH_PROFILES")
 	readers := func(n int) (time.Duration, int64) {
-		m := g.mount(t, mountSpec{source: g.regions[0].URL()})
+		spec := mountSpec{source: g.regions[0].URL()}
+		if profiles != "" && n > 1 {
+			spec.opts = []string{"metrics=127.0.0.1:0"}
+		}
+		m := g.mount(t, spec)
 		before := g.regionBlobBytes(t, 0)
-		var wg sync.WaitGroup
+		var wg, pwg sync.WaitGroup
+		defer pwg.Wait()
+		if len(spec.opts) > 0 {
+			// A CPU profile of bootfs while the readers run.
+			addr := m.status(t).Metrics
+			pwg.Add(1)
+			go func() {
+				defer pwg.Done()
+				_, _, prof := httpGet(t, "http://"+addr+"/debug/pprof/profile?seconds=4", "")
+				os.WriteFile(filepath.Join(profiles, fmt.Sprintf("bootfs-readers-cpu-%d.pprof", time.Now().Unix())), prof, 0o644)
+			}()
+		}
 		start := time.Now()
 		for range n {
 			wg.Add(1)
