@@ -50,6 +50,7 @@ export BOOTFS_REGION_URL=http://127.0.0.1:5240 BOOTFS_SECRET_FILE=$D/secret
 "$BIN/bootfs-region" sources add http://127.0.0.1:8000/ --keyring "$D/mirror/keyring.gpg"
 "$BIN/bootfs-region" import --wait --timeout 10m
 "$BIN/bootfs-region" status
+"$BIN/bootfs-region" images list
 
 step "3. rack: bootfs mounts the boot tree at $D/boot"
 "$BIN/bootfs" http://127.0.0.1:5240 "$D/boot" \
@@ -110,7 +111,7 @@ step "7. rack status"
 "$BIN/bootfs" status "$D/boot" || true
 [ $fail = 0 ] || { echo "demo: a check failed" >&2; exit 1; }
 echo
-echo "demo: the whole path works. Region status page: http://127.0.0.1:5240/ (user any, password: $(cat "$D/secret"))"
+echo "demo: the whole path works. Region console: http://127.0.0.1:5240/ (log in with the secret: $(cat "$D/secret"))"
 if [ -t 0 ] || [ "${DEMO_KEEP:-}" = 1 ]; then
 	echo "demo: running; Ctrl-C stops everything"
 	wait "${pids[0]}"
