@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench-rack: run as root (FUSE mounts, tftpd-hpa)" >&2
 	exit 1
 fi
-BOOTFS_BENCH=1 go test -count=1 -run '^TestPolicyTrace$' -timeout 30m -v ./rack/cache/ | grep -E 'byte hit ratio|chosen/optimal'
+BOOTFS_BENCH=1 go test -count=1 -run '^TestPolicyTrace$' -timeout 30m -v ./rack/cache/ | grep -E 'byte hit ratio|chosen/optimal|FAIL'
 go test -tags bench -count=1 -run '^TestBench$' -timeout 60m -v ./test/e2e/ 2>&1 |
 	grep -v -E 'regiontest.go:[0-9]+: time=' 
 # Rack CPU per cold GiB with BLAKE3 block digests against SHA-256 ones and
