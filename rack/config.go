@@ -69,6 +69,9 @@ type Config struct {
 	// VerifyCache re-checks the sha256 of every block read from the disk
 	// cache (and the cache's CRCs on every read), for distrusted disks.
 	VerifyCache bool
+	// BufferedCacheWrites writes blocks into the disk cache through the
+	// page cache instead of with O_DIRECT (cache.Options.BufferedWrites).
+	BufferedCacheWrites bool
 	// NoPassthrough turns FUSE passthrough off. By default a file whose
 	// blocks are all in the disk cache is opened in passthrough mode: the
 	// kernel reads the cache's content file directly, at local-file speed,

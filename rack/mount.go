@@ -252,7 +252,8 @@ func openCache(ctx context.Context, cfg Config, reg prometheus.Registerer) (*cac
 	for {
 		c, err := cache.Open(cache.Options{
 			Dir: cfg.CacheDir, Limit: cfg.CacheSize, VerifyHits: cfg.VerifyCache,
-			Log: cfg.Log.With("component", "cache"), Metrics: reg,
+			BufferedWrites: cfg.BufferedCacheWrites,
+			Log:            cfg.Log.With("component", "cache"), Metrics: reg,
 		})
 		if !errors.Is(err, cache.ErrInUse) || time.Now().After(deadline) {
 			return c, err

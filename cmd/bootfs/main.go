@@ -95,6 +95,9 @@ Options (-o, comma-separated):
 
    cache_size=SIZE      bytes of blocks kept on disk (default 4G; K, M, G, T suffixes)
    cache_dir=DIR        block cache directory (default /var/cache/bootfs)
+   cache_write=MODE     direct (default): write cached blocks with O_DIRECT, no second
+                        page-cache copy of what the mount holds; buffered: through the
+                        page cache (blocks stay in memory, each costs a copy)
    secret_file=FILE     the regions' shared secret (default /var/lib/maas/secret)
    allow_other          let other users read the mount (tftpd-hpa and nginx need it)
    metrics=ADDR         serve Prometheus metrics at http://ADDR/metrics (default off)

@@ -91,6 +91,15 @@ func parseOption(req *mountRequest, opt string) error {
 		return flag(func() { c.NoPassthrough = true })
 	case "cache_size":
 		c.CacheSize, err = parseSize(value)
+	case "cache_write":
+		switch value {
+		case "direct":
+			c.BufferedCacheWrites = false
+		case "buffered":
+			c.BufferedCacheWrites = true
+		default:
+			err = errors.New("want direct or buffered")
+		}
 	case "cache_dir":
 		c.CacheDir, err = nonEmpty(value)
 	case "secret_file":
@@ -143,7 +152,7 @@ func parseOption(req *mountRequest, opt string) error {
 
 // valueOptions are the options that need "=VALUE".
 var valueOptions = map[string]bool{
-	"cache_size": true, "cache_dir": true, "secret_file": true, "metrics": true, "readahead": true,
+	"cache_size": true, "cache_write": true, "cache_dir": true, "secret_file": true, "metrics": true, "readahead": true,
 	"max_fetches": true, "kernel_readahead": true, "tree_wait": true, "offline_after": true, "log_level": true,
 	"log_file": true, "fsname": true, "memory_limit": true, "prefetch": true, "prefetch_rate": true,
 }

@@ -53,6 +53,12 @@ func TestParseMountArgsEveryOption(t *testing.T) {
 	if req, err := parseMountArgs([]string{"http://r", "m", "-d"}); err != nil || !req.foreground || !req.cfg.Debug {
 		t.Errorf("-d: %+v, %v", req, err)
 	}
+	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "cache_write=buffered"}); err != nil || !req.cfg.BufferedCacheWrites {
+		t.Errorf("cache_write=buffered: %+v, %v", req, err)
+	}
+	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "cache_write=buffered,cache_write=direct"}); err != nil || req.cfg.BufferedCacheWrites {
+		t.Errorf("cache_write=direct: %+v, %v", req, err)
+	}
 	if req, err := parseMountArgs([]string{"http://r", "m", "-o", "kernel_readahead=0"}); err != nil || req.cfg.KernelReadahead != -1 {
 		t.Errorf("kernel_readahead=0: %+v, %v", req, err)
 	}
@@ -97,6 +103,8 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"http://r", "m", "-o", "prefetch_rate"}, "needs a value"},
 		{[]string{"http://r", "m", "-o", "prefetch=ubuntu/[amd64/*"}, `glob "ubuntu/[amd64/*" is malformed`},
 		{[]string{"http://r", "m", "-o", "prefetch=a::b"}, "empty glob"},
+		{[]string{"http://r", "m", "-o", "cache_write=fast"}, "mount option cache_write=fast: want direct or buffered"},
+		{[]string{"http://r", "m", "-o", "cache_write"}, "needs a value"},
 		{[]string{"http://r", "m", "-x"}, `unknown flag "-x"`},
 		{[]string{"http://r"}, "want SOURCE and MOUNTPOINT"},
 		{[]string{"http://r", "m", "extra"}, "want SOURCE and MOUNTPOINT"},

@@ -56,27 +56,6 @@ func (f blockFile) readFull(p []byte, off int64) error {
 	return nil
 }
 
-// writeAt writes data at off in the content file at path, creating the
-// file (and its shard directory) if needed. It does not fsync; Flush does
-// before the block is listed in a persisted index.
-func writeAt(path string, off int64, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if errors.Is(err, fs.ErrNotExist) { // first file in this shard
-		if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(data, off)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // punch frees [off, off+n) of the file at path: the range reads as zeros
 // afterwards and takes no disk space. The file keeps its size.
 func punch(path string, off, n int64) error {

@@ -62,6 +62,11 @@ type Options struct {
 	// VerifyHits checks the CRC of every chunk on every read, even when the
 	// bytes come from the page cache. Off by default: see the package doc.
 	VerifyHits bool
+	// BufferedWrites writes blocks through the page cache instead of with
+	// O_DIRECT (direct.go): the written blocks then stay in memory, at the
+	// cost of a copy per byte and a second page-cache copy of what the
+	// mount already holds.
+	BufferedWrites bool
 }
 
 // Stats is a snapshot of the cache's state and counters.
@@ -76,7 +81,10 @@ type Stats struct {
 	Corrupt    int64 // entries discarded as torn, corrupt or missing
 	DiskErrors int64 // failed writes, reads, syncs and removals
 	Backings   int64 // whole files handed out for FUSE passthrough (Backing)
-	Degraded   bool  // Put is resting after a disk error
+	// DirectWrites and BufferedWrites count blocks written with O_DIRECT
+	// and through the page cache (direct.go).
+	DirectWrites, BufferedWrites int64
+	Degraded                     bool // Put is resting after a disk error
 }
 
 // Cache is an on-disk block cache. It is safe for concurrent use.
@@ -139,8 +147,10 @@ type Cache struct {
 	inflight sync.WaitGroup
 
 	hits, misses, evictions, corrupt, diskErrors atomic.Int64
-	backings                                     atomic.Int64 // whole files handed out by Backing
-	noWaitOff                                    atomic.Bool  // RWF_NOWAIT unsupported here
+	backings                                     atomic.Int64    // whole files handed out by Backing
+	writes                                       [2]atomic.Int64 // blocks written, by writeMode
+	direct                                       atomic.Bool     // write blocks with O_DIRECT (direct.go)
+	noWaitOff                                    atomic.Bool     // RWF_NOWAIT unsupported here
 }
 
 func (o Options) withDefaults() Options {
@@ -192,6 +202,7 @@ func Open(o Options) (*Cache, error) {
 		diskBusy:    make(map[digest.Digest]int),
 	}
 	c.diskCond = sync.NewCond(&c.mu)
+	c.direct.Store(!o.BufferedWrites)
 	if c.load() {
 		// The index names files as a clean shutdown left them; a crash
 		// from now on must not find those stamps.
@@ -264,6 +275,8 @@ func (c *Cache) Stats() Stats {
 	s.Corrupt = c.corrupt.Load()
 	s.DiskErrors = c.diskErrors.Load()
 	s.Backings = c.backings.Load()
+	s.DirectWrites = c.writes[writeDirect].Load()
+	s.BufferedWrites = c.writes[writeBuffered].Load()
 	return s
 }
 

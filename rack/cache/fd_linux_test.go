@@ -28,8 +28,10 @@ func TestLendFD(t *testing.T) {
 		n, err := unix.Pread(fd, buf, off)
 		return err == nil && n == len(buf)
 	}
-	// The first read adopts the content file's descriptor, which loans use.
-	if _, ok := c.ReadAt(k, make([]byte, 10), 0); !ok {
+	// The first read adopts the content file's descriptor, which loans use,
+	// and (the block was written with O_DIRECT) brings its pages into the
+	// page cache, checked.
+	if _, ok := c.ReadAt(k, make([]byte, len(data)), 0); !ok {
 		t.Fatal("ReadAt of a block just Put missed")
 	}
 	release, ok := c.LendFD(k, 70000, 5000, readLent)

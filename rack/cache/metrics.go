@@ -7,7 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type collector struct {
 	c                                            *Cache
 	hits, misses, evictions, corrupt, diskErrors *prometheus.Desc
-	backings                                     *prometheus.Desc
+	backings, writes                             *prometheus.Desc
 	used, limit, blocks, files, degraded         *prometheus.Desc
 }
 
@@ -25,16 +25,19 @@ func newCollector(c *Cache) *collector {
 		corrupt:    d("corrupt_total", "Cached blocks discarded as torn, corrupt or missing."),
 		diskErrors: d("disk_errors_total", "Failed writes, reads, syncs and removals in the cache directory."),
 		backings:   d("passthrough_files_total", "Whole cached files handed to the kernel to read directly (FUSE passthrough; overlapping opens of a file share one)."),
-		used:       d("used_bytes", "Bytes of cached blocks plus puts in flight."),
-		limit:      d("limit_bytes", "Most bytes of block data kept."),
-		blocks:     d("blocks", "Cached blocks."),
-		files:      d("files", "Distinct files with cached blocks."),
-		degraded:   d("degraded", "1 while the cache is not storing blocks after a disk error."),
+		writes: prometheus.NewDesc("bootfs_rack_cache_writes_total",
+			"Blocks written to the cache, by how: direct (O_DIRECT, no page-cache copy) or buffered (through the page cache: the cache_write=buffered mount option, an unaligned buffer, or a file system without O_DIRECT).",
+			[]string{"mode"}, nil),
+		used:     d("used_bytes", "Bytes of cached blocks plus puts in flight."),
+		limit:    d("limit_bytes", "Most bytes of block data kept."),
+		blocks:   d("blocks", "Cached blocks."),
+		files:    d("files", "Distinct files with cached blocks."),
+		degraded: d("degraded", "1 while the cache is not storing blocks after a disk error."),
 	}
 }
 
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.hits, m.misses, m.evictions, m.corrupt, m.diskErrors, m.backings,
+	for _, d := range []*prometheus.Desc{m.hits, m.misses, m.evictions, m.corrupt, m.diskErrors, m.backings, m.writes,
 		m.used, m.limit, m.blocks, m.files, m.degraded} {
 		ch <- d
 	}
@@ -54,6 +57,8 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(m.corrupt, s.Corrupt)
 	counter(m.diskErrors, s.DiskErrors)
 	counter(m.backings, s.Backings)
+	ch <- prometheus.MustNewConstMetric(m.writes, prometheus.CounterValue, float64(s.DirectWrites), "direct")
+	ch <- prometheus.MustNewConstMetric(m.writes, prometheus.CounterValue, float64(s.BufferedWrites), "buffered")
 	gauge(m.used, s.Used)
 	gauge(m.limit, s.Limit)
 	gauge(m.blocks, int64(s.Blocks))

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,9 @@ func TestMetrics(t *testing.T) {
 		"bootfs_rack_cache_files":                   1,
 		"bootfs_rack_cache_degraded":                0,
 		"bootfs_rack_cache_passthrough_files_total": 0,
+		// 2000-byte blocks have no 4 KiB-aligned head to write direct.
+		`bootfs_rack_cache_writes_total{mode="buffered"}`: 2,
+		`bootfs_rack_cache_writes_total{mode="direct"}`:   0,
 	}
 	for name, v := range want {
 		if g, ok := got[name]; !ok || g != v {
@@ -54,11 +58,16 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	out := make(map[string]float64)
 	for _, mf := range mfs {
-		m := mf.GetMetric()[0]
-		if m.GetCounter() != nil {
-			out[mf.GetName()] = m.GetCounter().GetValue()
-		} else {
-			out[mf.GetName()] = m.GetGauge().GetValue()
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += fmt.Sprintf("{%s=%q}", l.GetName(), l.GetValue())
+			}
+			if m.GetCounter() != nil {
+				out[name] = m.GetCounter().GetValue()
+			} else {
+				out[name] = m.GetGauge().GetValue()
+			}
 		}
 	}
 	return out

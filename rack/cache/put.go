@@ -65,7 +65,13 @@ func (c *Cache) Put(k Key, data []byte) error {
 	c.nextGen++
 	c.unlock()
 
-	err := writeAt(f.path, e.off(), data)
+	mode, refused, err := writeAt(f.path, e.off(), data, c.direct.Load())
+	if refused && c.direct.Swap(false) {
+		c.log.Info("the cache directory's file system refuses O_DIRECT: writing blocks through the page cache", slog.String("dir", c.dir))
+	}
+	if err == nil {
+		c.writes[mode].Add(1)
+	}
 
 	c.mu.Lock()
 	defer c.unlock()

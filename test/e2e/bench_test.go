@@ -280,11 +280,13 @@ func (g *rig) benchColdCPU(t *testing.T, row func(...string)) {
 				_, _, prof = httpGet(t, "http://"+addr+"/debug/pprof/profile?seconds=4", "")
 			}()
 		}
+		stop := perfRecord(t, pid, fmt.Sprintf("cold-cpu-%d", i+1))
 		before := processCPU(t, pid)
 		if _, n := readAll(t, m.path(benchBig)); n != e.Size {
 			t.Fatalf("read %d of %d bytes", n, e.Size)
 		}
 		bootfsCPU = append(bootfsCPU, processCPU(t, pid)-before)
+		stop()
 		wg.Wait()
 		if prof != nil {
 			os.WriteFile(filepath.Join(profiles, fmt.Sprintf("bootfs-cold-cpu-%d.pprof", time.Now().Unix())), prof, 0o644)
