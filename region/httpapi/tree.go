@@ -93,6 +93,8 @@ type treeCache struct {
 	cur *treeBody
 	// encodes counts JSON encodings (tests check there is one per tree).
 	encodes atomic.Int64
+	// lastSize is the length of the last JSON encoded.
+	lastSize atomic.Int64
 }
 
 // body returns the body of t: the cached one if it is for t, else a new
@@ -108,7 +110,12 @@ func (c *treeCache) body(t *wire.Tree, latest func(*treeBody) bool) *treeBody {
 	b := &treeBody{
 		gen: t.Generation, regions: slices.Clone(t.Regions), nilRegions: t.Regions == nil,
 		files: len(t.Files), nilFiles: t.Files == nil,
-		tree: t, encodes: &c.encodes,
+		tree: t, cache: c,
+	}
+	if n := c.lastSize.Load(); n > 0 {
+		// Trees change little from one generation to the next: most
+		// often one allocation for the new JSON.
+		b.sizeHint = int(n + n/16)
 	}
 	if latest == nil || latest(b) {
 		c.cur = b
@@ -130,8 +137,9 @@ type treeBody struct {
 	nilRegions, nilFiles bool
 	files                int
 
-	tree    *wire.Tree // until encoded
-	encodes *atomic.Int64
+	tree     *wire.Tree // until encoded
+	sizeHint int        // expected length of the JSON
+	cache    *treeCache
 
 	plainOnce sync.Once
 	json      []byte
@@ -153,11 +161,13 @@ func (b *treeBody) is(t *wire.Tree) bool {
 func (b *treeBody) plain() ([]byte, error) {
 	b.plainOnce.Do(func() {
 		var buf bytes.Buffer
+		buf.Grow(b.sizeHint)
 		if err := json.NewEncoder(&buf).Encode(b.tree); err != nil {
 			b.err = fmt.Errorf("encoding tree %s: %w", b.gen, err)
 		}
 		b.json, b.tree = buf.Bytes(), nil
-		b.encodes.Add(1)
+		b.cache.encodes.Add(1)
+		b.cache.lastSize.Store(int64(len(b.json)))
 	})
 	return b.json, b.err
 }

@@ -381,3 +381,97 @@ func TestTreeToClients(t *testing.T) {
 		t.Errorf("rack client, conditional: %v, %q, %v; want no tree and the same ETag", again, tag, err)
 	}
 }
+
+// BenchmarkServeTree80k: the boot tree of some 10,000 images (80,000
+// entries, two regions each) over loopback HTTP, one response per op, to a
+// client that reads and discards it (bytes as on the wire).
+//
+//   - old: encoded per response, as serveTree did before the cache.
+//   - cached, cached-gzip: served from the cache (warmed first: the one
+//     encoding per tree is measured by encode and gzip).
+//   - encode, gzip: what a new tree generation costs once.
+//
+// A change that wakes N long-polling racks costs N × old before, and
+// encode (+ gzip) + N × cached(-gzip) now. wire-B/resp is the body size.
+func BenchmarkServeTree80k(b *testing.B) {
+	tr := synthTree(80000)
+	get := func(b *testing.B, url string, gz bool) int64 {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := rawClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || (resp.Header.Get("Content-Encoding") == "gzip") != gz {
+			b.Fatalf("%s, %d bytes, Content-Encoding %q: %v", resp.Status, n, resp.Header.Get("Content-Encoding"), err)
+		}
+		return n
+	}
+	b.Run("old", func(b *testing.B) {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// serveTree before the cache, after its long-poll.
+			w.Header().Set("ETag", `"`+tr.Generation+`"`)
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(tr)
+		}))
+		defer ts.Close()
+		var n int64
+		for b.Loop() {
+			n = get(b, ts.URL, false)
+		}
+		b.ReportMetric(float64(n), "wire-B/resp")
+	})
+	for _, gz := range []bool{false, true} {
+		name := "cached"
+		if gz {
+			name = "cached-gzip"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := newTestServer()
+			ts := fixedTreeServer(b, s, tr, nil)
+			n := get(b, ts.URL, gz) // the one encoding
+			for b.Loop() {
+				get(b, ts.URL, gz)
+			}
+			if e := s.trees.encodes.Load(); e != 1 {
+				b.Fatalf("%d encodings", e)
+			}
+			b.ReportMetric(float64(n), "wire-B/resp")
+		})
+	}
+	b.Run("encode", func(b *testing.B) {
+		n := len(encodeOld(b, tr))
+		for b.Loop() {
+			var c treeCache
+			c.lastSize.Store(int64(n)) // as after the previous generation
+			plain, err := c.body(tr, nil).plain()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(plain)
+		}
+		b.ReportMetric(float64(n), "B/tree")
+	})
+	b.Run("gzip", func(b *testing.B) {
+		var c treeCache
+		body := c.body(tr, nil)
+		if _, err := body.plain(); err != nil {
+			b.Fatal(err)
+		}
+		var n int
+		for b.Loop() {
+			body.gzOnce = sync.Once{}
+			gz, err := body.gzipped()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(gz)
+		}
+		b.ReportMetric(float64(n), "B/tree")
+	})
+}
