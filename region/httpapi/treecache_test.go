@@ -9,15 +9,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bootfs/bootfs/internal/digest"
+	"github.com/bootfs/bootfs/internal/pgtest"
+	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/client"
 	"github.com/bootfs/bootfs/region/db"
@@ -474,4 +480,113 @@ func BenchmarkServeTree80k(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "B/tree")
 	})
+}
+
+// TestTreeChangeWakesLongPollsOneEncoding: racks long-polling a real
+// Server (its watcher on PostgreSQL) are all woken by a change and all get
+// the new tree, from one encoding.
+func TestTreeChangeWakesLongPollsOneEncoding(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	if _, _, err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tw := tree.NewWatcher(d, slog.New(slog.DiscardHandler), time.Minute, time.Minute, time.Hour)
+	s := New(Deps{
+		Region: "r1", Secret: []byte(testSecret), DB: d, Tree: tw,
+		ImportStatus: func() wire.ImportStatus { return wire.ImportStatus{} },
+		StartImport:  func() error { return nil },
+		Registry:     prometheus.NewRegistry(),
+	})
+	var active atomic.Int64 // connections with a request under way
+	ts := httptest.NewUnstartedServer(s)
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateActive {
+			active.Add(1)
+		}
+	}
+	ts.Start()
+	defer ts.Close()
+	id, err := d.RegisterRegion(ctx, "r1", "http://r1.example:5240")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSet := func(release string) {
+		t.Helper()
+		sha := digest.Of([]byte(release))
+		rec := db.SetRecord{Name: "ubuntu/" + release, Architecture: "amd64/ga-22.04", Version: "20261203", Label: "stable",
+			Files: []db.FileRecord{{Filename: "boot-kernel", Filetype: "boot-kernel", SHA256: sha, Size: 100}}}
+		if _, err := d.RecordSet(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.MarkHeld(ctx, id, sha, 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addSet("jammy")
+	before, _ := tw.Current()
+	if len(before.Tree.Files) == 0 {
+		t.Fatal("the test tree is empty")
+	}
+
+	const racks = 40
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	answers := make(chan answer, racks)
+	for i := range racks {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+wire.PathTree+"?wait=30s", nil)
+			req.Header.Set("Authorization", "Bearer "+testSecret)
+			req.Header.Set("If-None-Match", `"`+before.Tree.Generation+`"`)
+			if i%2 == 0 {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			resp, err := rawClient.Do(req)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			var r io.Reader = resp.Body
+			if resp.Header.Get("Content-Encoding") == "gzip" {
+				if r, err = gzip.NewReader(resp.Body); err != nil {
+					answers <- answer{err: err}
+					return
+				}
+			}
+			b, err := io.ReadAll(r)
+			answers <- answer{resp.StatusCode, b, err}
+		}()
+	}
+	// The racks wait (a rack whose request came in after the change
+	// would get the new tree at once, which the test also accepts).
+	testpoll.Until(t, 10*time.Second, "every long-poll under way", func() bool { return active.Load() >= racks })
+	if len(answers) != 0 {
+		t.Fatal("a long-poll answered before the tree changed")
+	}
+	addSet("noble")
+	after, _ := tw.Current()
+	if after.Tree.Generation == before.Tree.Generation {
+		t.Fatal("the change did not change the generation")
+	}
+	want := encodeOld(t, &after.Tree)
+	for range racks {
+		a := <-answers
+		if a.err != nil || a.status != http.StatusOK || !bytes.Equal(a.body, want) {
+			t.Fatalf("a woken rack: %d, %d bytes, %v; want 200 and the new tree's %d bytes", a.status, len(a.body), a.err, len(want))
+		}
+	}
+	if got := s.trees.encodes.Load(); got != 1 {
+		t.Errorf("%d racks woken by one change: %d encodings, want 1", racks, got)
+	}
 }
