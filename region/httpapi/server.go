@@ -88,6 +88,7 @@ type Server struct {
 	handler http.Handler
 	m       *metrics
 	blocks  blockCache
+	trees   treeCache // the encoded boot tree (tree.go)
 }
 
 // New builds the API. It registers its metrics in d.Registry.
