@@ -31,7 +31,7 @@ func (m *Manager) Write(ctx context.Context, id string, off int64, body io.Reade
 	}
 	// One byte beyond the declared size is read so that an excess is
 	// caught (Write refuses it and drops the partial).
-	n, err := s.p.ReadFrom(&ctxReader{ctx: ctx, r: io.LimitReader(body, min(MaxChunk, s.row.Size-off+1))})
+	n, err := s.p.ReadFromContext(ctx, io.LimitReader(body, min(MaxChunk, s.row.Size-off+1)))
 	s.used = time.Now()
 	m.m.received(n)
 	if err != nil {
