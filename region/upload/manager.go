@@ -252,6 +252,15 @@ func (m *Manager) state(row db.Upload, received int64) wire.Upload {
 	return u
 }
 
+// sessionState is the wire form of s: a done upload (p nil) has all its
+// bytes, an open one what its partial file holds. The caller holds s.mu.
+func (m *Manager) sessionState(s *session) wire.Upload {
+	if s.p == nil {
+		return m.state(s.row, s.row.Size)
+	}
+	return m.state(s.row, s.p.Offset())
+}
+
 func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
