@@ -16,14 +16,7 @@ import (
 func TestClaimRace(t *testing.T) {
 	d := openDB(t)
 	ctx := context.Background()
-	a, err := d.RegisterRegion(ctx, "region-a", "http://a:5240")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := d.RegisterRegion(ctx, "region-b", "http://b:5240")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := registerRegion(t, d, "a"), registerRegion(t, d, "b")
 	for round := range 5 {
 		_, ds := recordSet(t, d, "ubuntu/jammy", "v"+string(rune('0'+round)), "kernel of round "+string(rune('0'+round)))
 		sha := ds[0]
@@ -81,8 +74,7 @@ func TestClaimRace(t *testing.T) {
 func TestClaimExpiryAndTakeover(t *testing.T) {
 	d := openDB(t)
 	ctx := context.Background()
-	a, _ := d.RegisterRegion(ctx, "region-a", "http://a:5240")
-	b, _ := d.RegisterRegion(ctx, "region-b", "http://b:5240")
+	a, b := registerRegion(t, d, "a"), registerRegion(t, d, "b")
 	_, ds := recordSet(t, d, "ubuntu/noble", "1", "squashfs")
 	sha := ds[0]
 

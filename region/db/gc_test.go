@@ -14,7 +14,7 @@ import (
 func TestOrphanBlobs(t *testing.T) {
 	d := openDB(t)
 	ctx := context.Background()
-	r, _ := d.RegisterRegion(ctx, "region-a", "http://a:5240")
+	r := registerRegion(t, d, "a")
 	s1, ds1 := recordSet(t, d, "ubuntu/jammy", "1", "shared kernel", "initrd 1")
 	s2, ds2 := recordSet(t, d, "ubuntu/jammy", "2", "shared kernel", "initrd 2")
 	shared, only1 := ds1[0], ds1[1]

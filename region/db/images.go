@@ -125,13 +125,19 @@ func (d *DB) Withdraw(ctx context.Context, resourceIDs []int64, selections map[i
 // CompleteSets returns the ids of the sets every registered region holds
 // completely (every byte of every file), or that were published.
 func (d *DB) CompleteSets(ctx context.Context) (map[int64]bool, error) {
-	rows, err := d.pool.Query(ctx, `
+	return d.idSet(ctx, `
 		SELECT s.id FROM boot_resource_set s
 		WHERE s.published IS NOT NULL OR (
 		    EXISTS (SELECT 1 FROM boot_resource_file f WHERE f.set_id = s.id) AND
 		    NOT EXISTS (SELECT 1 FROM boot_resource_file f CROSS JOIN region g
 		                LEFT JOIN blob_sync b ON b.sha256 = f.sha256 AND b.region_id = g.id
 		                WHERE f.set_id = s.id AND coalesce(b.size, 0) < f.size))`)
+}
+
+// idSet runs query, which selects one bigint column, and returns the ids
+// it yields as a set.
+func (d *DB) idSet(ctx context.Context, query string, args ...any) (map[int64]bool, error) {
+	rows, err := d.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

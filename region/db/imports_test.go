@@ -13,14 +13,7 @@ import (
 func TestImportHistoryBounded(t *testing.T) {
 	d := openDB(t)
 	ctx := context.Background()
-	a, err := d.RegisterRegion(ctx, "region-a", "http://a:5240")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := d.RegisterRegion(ctx, "region-b", "http://b:5240")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := registerRegion(t, d, "a"), registerRegion(t, d, "b")
 	bID, err := d.BeginRun(ctx, b, "sync")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,17 @@ func openDB(t *testing.T) *db.DB {
 	return d
 }
 
+// registerRegion registers region-NAME at http://NAME:5240 and returns
+// its id.
+func registerRegion(t *testing.T, d *db.DB, name string) int64 {
+	t.Helper()
+	id, err := d.RegisterRegion(context.Background(), "region-"+name, "http://"+name+":5240")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // recordSet records a set of resource name with one file per content.
 func recordSet(t *testing.T, d *db.DB, name, version string, contents ...string) (int64, []digest.Digest) {
 	t.Helper()

@@ -173,20 +173,8 @@ func (d *DB) FinishUpload(ctx context.Context, u Upload, version string) error {
 // UploadedSetIDs returns the ids of every set of an uploaded resource:
 // retirement (nothing selects it) never applies to them.
 func (d *DB) UploadedSetIDs(ctx context.Context) (map[int64]bool, error) {
-	rows, err := d.pool.Query(ctx, `
+	return d.idSet(ctx, `
 		SELECT s.id FROM boot_resource_set s JOIN boot_resource r ON r.id = s.resource_id WHERE r.rtype = $1`, RTypeUploaded)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
-	}
-	return out, nil
 }
 
 // uploadLock is the advisory lock key held while an upload's version is

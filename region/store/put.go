@@ -35,12 +35,18 @@ func (d *Disk) Put(ctx context.Context, want digest.Digest, size int64, r io.Rea
 		return nil, err
 	}
 	p.dropOnError = true
-	// ReadFrom copies with io.CopyBuffer and a 1 MiB buffer; ctxReader
-	// checks ctx before every read.
-	if _, err := p.ReadFrom(&ctxReader{ctx: ctx, r: r}); err != nil {
+	if _, err := p.ReadFromContext(ctx, r); err != nil {
 		return nil, errors.Join(err, p.Discard())
 	}
 	return p.Commit()
+}
+
+// ReadFromContext is ReadFrom (io.CopyBuffer with a 1 MiB buffer) that
+// checks ctx before every read of r and stops with ctx's error once it is
+// done. A Read blocked in r is not interrupted, so r should be tied to ctx
+// too (an HTTP request or response body is).
+func (p *Pending) ReadFromContext(ctx context.Context, r io.Reader) (int64, error) {
+	return p.ReadFrom(&ctxReader{ctx: ctx, r: r})
 }
 
 // ctxReader fails reads once its context is done.

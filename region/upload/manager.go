@@ -47,7 +47,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -253,21 +252,17 @@ func (m *Manager) state(row db.Upload, received int64) wire.Upload {
 	return u
 }
 
+// sessionState is the wire form of s: a done upload (p nil) has all its
+// bytes, an open one what its partial file holds. The caller holds s.mu.
+func (m *Manager) sessionState(s *session) wire.Upload {
+	if s.p == nil {
+		return m.state(s.row, s.row.Size)
+	}
+	return m.state(s.row, s.p.Offset())
+}
+
 func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// ctxReader fails reads once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }

@@ -23,15 +23,15 @@ func (m *Manager) Write(ctx context.Context, id string, off int64, body io.Reade
 	}
 	defer s.mu.Unlock()
 	if s.p == nil {
-		return m.state(s.row, s.row.Size), nil
+		return m.sessionState(s), nil
 	}
 	if off != s.p.Offset() {
-		return m.state(s.row, s.p.Offset()), fmt.Errorf("%w: %d bytes of upload %s arrived, a chunk at %d was sent: send from %d",
+		return m.sessionState(s), fmt.Errorf("%w: %d bytes of upload %s arrived, a chunk at %d was sent: send from %d",
 			ErrOffset, s.p.Offset(), id, off, s.p.Offset())
 	}
 	// One byte beyond the declared size is read so that an excess is
 	// caught (Write refuses it and drops the partial).
-	n, err := s.p.ReadFrom(&ctxReader{ctx: ctx, r: io.LimitReader(body, min(MaxChunk, s.row.Size-off+1))})
+	n, err := s.p.ReadFromContext(ctx, io.LimitReader(body, min(MaxChunk, s.row.Size-off+1)))
 	s.used = time.Now()
 	m.m.received(n)
 	if err != nil {
@@ -48,10 +48,10 @@ func (m *Manager) Write(ctx context.Context, id string, off int64, body io.Reade
 			return wire.Upload{}, m.storeErr(err)
 		}
 		// The client went away mid-chunk: what arrived stays.
-		return m.state(s.row, s.p.Offset()), fmt.Errorf("receiving upload %s: %w", id, err)
+		return m.sessionState(s), fmt.Errorf("receiving upload %s: %w", id, err)
 	}
 	if s.p.Offset() < s.row.Size {
-		return m.state(s.row, s.p.Offset()), nil
+		return m.sessionState(s), nil
 	}
 	return m.finish(ctx, s)
 }

@@ -52,7 +52,7 @@ func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, 
 	}
 	defer s.mu.Unlock()
 	if s.p == nil { // done meanwhile
-		return m.state(s.row, s.row.Size), nil
+		return m.sessionState(s), nil
 	}
 	if err := m.checkSpace(s.row.Size - s.p.Offset()); err != nil {
 		m.m.finished("refused")
@@ -63,7 +63,7 @@ func (m *Manager) Start(ctx context.Context, in wire.UploadStart) (wire.Upload, 
 	if s.p.Offset() == s.row.Size {
 		return m.finish(ctx, s)
 	}
-	return m.state(s.row, s.p.Offset()), nil
+	return m.sessionState(s), nil
 }
 
 // startHeld records the upload at once, nothing to send, when this region
@@ -135,10 +135,7 @@ func (m *Manager) Get(ctx context.Context, id string) (wire.Upload, error) {
 		return wire.Upload{}, err
 	}
 	defer s.mu.Unlock()
-	if s.p == nil {
-		return m.state(s.row, s.row.Size), nil
-	}
-	return m.state(s.row, s.p.Offset()), nil
+	return m.sessionState(s), nil
 }
 
 // Abandon ends upload id and removes its bytes (a done upload's resource
