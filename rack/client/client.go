@@ -80,8 +80,8 @@ type Options struct {
 	Secret string
 	// HTTP is the client used for every request. nil means a tuned default:
 	// dial timeout 3s, keep-alives, up to MaxIdleConnsPerHost idle
-	// connections per region, no proxy, no transparent compression. The
-	// response-header timeout (10s) is the stall watchdog (StallTimeout),
+	// connections per region, no proxy, no transparent compression (Tree
+	// asks for gzip itself and decodes it). The response-header timeout (10s) is the stall watchdog (StallTimeout),
 	// applied per request so that tree long-polls can wait longer. A custom
 	// client must not set a Timeout shorter than the longest Tree wait.
 	HTTP *http.Client

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,9 +43,11 @@ func (c *Client) Tree(ctx context.Context, etag string, wait time.Duration) (*wi
 }
 
 func (c *Client) treeFrom(ctx context.Context, r *region, path, etag string, wait time.Duration) (*wire.Tree, string, error) {
-	var hdr []string
+	// The tree is JSON of some 15 MB at 10,000 images; gzipped about 7x
+	// smaller. A region of an earlier release ignores the header.
+	hdr := []string{"Accept-Encoding", "gzip"}
 	if etag != "" {
-		hdr = []string{"If-None-Match", etag}
+		hdr = append(hdr, "If-None-Match", etag)
 	}
 	resp, err := c.get(ctx, r, path, c.stall+wait, hdr...)
 	if err != nil {
@@ -70,8 +73,16 @@ func (c *Client) treeFrom(ctx context.Context, r *region, path, etag string, wai
 		return nil, "", c.fail(ctx, r, statusError(resp), false)
 	}
 	defer drainClose(resp.Body)
+	var body io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
+		}
+		body = zr
+	}
 	var t wire.Tree
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxTreeBytes))
+	dec := json.NewDecoder(io.LimitReader(body, maxTreeBytes))
 	if err := dec.Decode(&t); err != nil {
 		return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
 	}

@@ -316,7 +316,7 @@ func TestAcceptsGzip(t *testing.T) {
 }
 
 // TestTreeToClients: a real region API on PostgreSQL with a tree of two
-// regions' files, read by the rack's client (no compression asked), Go's
+// regions' files, read by the rack's client (asks for gzip, decodes it itself), Go's
 // default client (asks for gzip, undoes it) and raw requests: each gets
 // exactly the tree the watcher holds, and the rack's conditional requests
 // still get 304.
@@ -369,7 +369,7 @@ func TestTreeToClients(t *testing.T) {
 	if err := json.Unmarshal(body, &viaDefault); err != nil || !resp.Uncompressed {
 		t.Fatalf("default client: uncompressed %v, %v", resp.Uncompressed, err)
 	}
-	// The rack's client asks for none.
+	// The rack's client asks for gzip and decodes it itself.
 	rc, err := client.New(client.Options{Regions: []string{a.url}, Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
