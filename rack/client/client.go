@@ -81,8 +81,9 @@ type Options struct {
 	// HTTP is the client used for every request. nil means a tuned default:
 	// dial timeout 3s, keep-alives, up to MaxIdleConnsPerHost idle
 	// connections per region, no proxy, no transparent compression (Tree
-	// asks for gzip itself and decodes it). The response-header timeout (10s) is the stall watchdog (StallTimeout),
-	// applied per request so that tree long-polls can wait longer. A custom
+	// asks for gzip itself and decodes it). The response-header timeout
+	// (10s) is the stall watchdog (StallTimeout), applied per request so
+	// that tree long-polls can wait longer. A custom
 	// client must not set a Timeout shorter than the longest Tree wait.
 	HTTP *http.Client
 	// Log receives region failures and recoveries. nil discards.
