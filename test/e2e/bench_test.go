@@ -344,6 +344,10 @@ func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
 				os.WriteFile(filepath.Join(profiles, fmt.Sprintf("bootfs-readers-cpu-%d.pprof", time.Now().Unix())), prof, 0o644)
 			}()
 		}
+		stop := func() {}
+		if n > 1 {
+			stop = perfRecord(t, 0, "readers")
+		}
 		start := time.Now()
 		for range n {
 			wg.Add(1)
@@ -356,6 +360,7 @@ func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
 		}
 		wg.Wait()
 		d := time.Since(start)
+		stop()
 		sent := g.regionBlobBytes(t, 0) - before
 		m.unmount(t)
 		os.RemoveAll(m.cacheDir)
@@ -368,6 +373,7 @@ func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
 	local := filepath.Join(g.regions[0].Storage, e.SHA256.String())
 	readAll(t, local)
 	var wg sync.WaitGroup
+	stopFloor := perfRecord(t, 0, "readers-floor")
 	start := time.Now()
 	for range 100 {
 		wg.Add(1)
@@ -378,6 +384,7 @@ func (g *rig) benchConcurrentReaders(t *testing.T, row func(...string)) {
 	}
 	wg.Wait()
 	floor := time.Since(start)
+	stopFloor()
 	row(fmt.Sprintf("100 concurrent cold readers of one %.2f GiB file: region bytes / file size", float64(e.Size)/(1<<30)),
 		fmt.Sprintf("%d bytes sent", sent), fmt.Sprintf("%d bytes", e.Size),
 		fmt.Sprintf("%.3f", float64(sent)/float64(e.Size)), "<= 1.05")

@@ -133,7 +133,7 @@ func TestBenchBlockDigestCPU(t *testing.T) {
 }
 
 // perfRecord, if $BOOTFS_BENCH_PERF names a directory, runs `perf record
-// -g` on process pid into DIR/name.data until the returned function is
+// -g` on process pid (the whole system when pid is 0) into DIR/name.data until the returned function is
 // called (then `perf report -i DIR/name.data` shows where bootfs spent
 // its CPU).
 func perfRecord(t *testing.T, pid int, name string) func() {
@@ -141,7 +141,11 @@ func perfRecord(t *testing.T, pid int, name string) func() {
 	if dir == "" {
 		return func() {}
 	}
-	cmd := exec.Command("perf", "record", "-g", "-F", "999", "-p", strconv.Itoa(pid), "-o", filepath.Join(dir, name+".data"))
+	target := []string{"-p", strconv.Itoa(pid)}
+	if pid == 0 {
+		target = []string{"-a"}
+	}
+	cmd := exec.Command("perf", append(append([]string{"record", "-g", "-F", "999"}, target...), "-o", filepath.Join(dir, name+".data"))...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("perf record: %v", err)
 	}
