@@ -12,7 +12,10 @@
 # built from main in a directory of its own) runs each benchmark for it and
 # for this tree alternately, BOOTFS_BENCH_ROUNDS times, rows labelled
 # [baseline] and [this]. BOOTFS_BENCH_PROFILES=DIR saves CPU profiles of
-# bootfs during a cold read and the 100 readers there (go tool pprof).
+# bootfs during a cold read and the 100 readers there (go tool pprof);
+# BOOTFS_BENCH_PERF=DIR saves `perf record -g` data of bootfs during the
+# cold CPU runs and of the whole system during the 100 readers and their
+# page-cache floor (perf report -i DIR/NAME.data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
