@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/clidoc"
 	"github.com/urfave/cli/v2"
 )
@@ -16,7 +17,7 @@ func run(t *testing.T, args ...string) string {
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
 	argv := append([]string{"bootfs-region"}, args...)
-	if err := app.Run(interspersed(app.Commands, argv)); err != nil {
+	if err := app.Run(cliargs.Interspersed(app.Commands, argv)); err != nil {
 		t.Fatalf("bootfs-region %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
 	return out.String()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
@@ -19,7 +20,7 @@ func runCLI(args ...string) (string, error) {
 	app := newApp()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
-	err := app.Run(interspersed(app.Commands, append([]string{"bootfs-region"}, args...)))
+	err := app.Run(cliargs.Interspersed(app.Commands, append([]string{"bootfs-region"}, args...)))
 	return out.String(), err
 }
 

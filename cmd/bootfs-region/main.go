@@ -9,12 +9,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/clidoc"
 )
 
 func main() {
 	app := newApp()
-	if err := app.Run(interspersed(app.Commands, os.Args)); err != nil {
+	if err := app.Run(cliargs.Interspersed(app.Commands, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "bootfs-region: %v\n", err)
 		os.Exit(1)
 	}

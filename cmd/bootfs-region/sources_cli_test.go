@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/regiontest"
 	"github.com/bootfs/bootfs/internal/wire"
 )
@@ -23,7 +24,7 @@ func TestSourcesAndImagesCommands(t *testing.T) {
 		app := newApp()
 		var out, errOut bytes.Buffer
 		app.Writer, app.ErrWriter = &out, &errOut
-		err := app.Run(interspersed(app.Commands, append(append([]string{"bootfs-region"}, args...), at...)))
+		err := app.Run(cliargs.Interspersed(app.Commands, append(append([]string{"bootfs-region"}, args...), at...)))
 		return out.String(), errOut.String(), err
 	}
 	must := func(args ...string) (string, string) {

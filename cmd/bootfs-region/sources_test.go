@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/wire"
 )
 
@@ -73,7 +74,7 @@ func runErr(args ...string) (string, error) {
 	app := newApp()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
-	err := app.Run(interspersed(app.Commands, append([]string{"bootfs-region"}, args...)))
+	err := app.Run(cliargs.Interspersed(app.Commands, append([]string{"bootfs-region"}, args...)))
 	return out.String(), err
 }
 

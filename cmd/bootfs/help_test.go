@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bootfs/bootfs/internal/cliargs"
 )
 
 // runApp runs the command-line app as main does for its words.
@@ -16,7 +18,7 @@ func runApp(t *testing.T, args ...string) string {
 	app := newApp()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
-	if err := app.Run(append([]string{"bootfs"}, args...)); err != nil {
+	if err := app.Run(cliargs.Interspersed(app.Commands, append([]string{"bootfs"}, args...))); err != nil {
 		t.Fatalf("bootfs %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
 	return out.String()
@@ -61,6 +63,25 @@ func TestGeneratedDocs(t *testing.T) {
 	for _, want := range []string{"complete -o default -F _bootfs bootfs", "'/status') words='--json", "status warm"} {
 		if !strings.Contains(bash, want) {
 			t.Errorf("completion lacks %q:\n%s", want, bash)
+		}
+	}
+}
+
+// TestFlagsAfterArguments: `bootfs status MOUNTPOINT --json` (the form
+// --help shows) reads the status of MOUNTPOINT rather than failing with
+// the usage, and so does `bootfs warm MOUNTPOINT PATH --jobs 3`.
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir() // not a bootfs mount: the error must be about that
+	for _, args := range [][]string{
+		{"bootfs", "status", dir, "--json"},
+		{"bootfs", "warm", dir, "some/path", "--jobs", "3"},
+	} {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter = &out, &out
+		err := app.Run(cliargs.Interspersed(app.Commands, args))
+		if err == nil || strings.Contains(err.Error(), "usage:") || strings.Contains(err.Error(), "--jobs") {
+			t.Errorf("%q: %v; want an error about %s not being a bootfs mount", args, err, dir)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/bootfs/bootfs/internal/cliargs"
 	"github.com/bootfs/bootfs/internal/clidoc"
 )
 
@@ -31,7 +32,10 @@ func main() {
 	if len(args) > 1 && !slices.Contains(appCommands, args[1]) {
 		err = mountMain(args[1:])
 	} else {
-		err = newApp().Run(args)
+		// `bootfs status MOUNTPOINT --json` as well as
+		// `bootfs status --json MOUNTPOINT`.
+		app := newApp()
+		err = app.Run(cliargs.Interspersed(app.Commands, args))
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bootfs: %v\n", err)
@@ -45,7 +49,7 @@ func newApp() *cli.App {
 	app := &cli.App{
 		Name:        "bootfs",
 		Usage:       "mount a rack's boot tree from bootfs regions, with a verified block cache",
-		UsageText:   "bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]\nbootfs status MOUNTPOINT [--json]\nbootfs warm MOUNTPOINT PATH...",
+		UsageText:   "bootfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]\nbootfs status MOUNTPOINT [--json]\nbootfs warm MOUNTPOINT PATH... [--jobs N]",
 		Description: mountHelp,
 		Commands:    []*cli.Command{mountCommand(), statusCommand(), warmCommand()},
 	}

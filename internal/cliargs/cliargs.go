@@ -1,4 +1,6 @@
-package main
+// Package cliargs lets flags follow positional arguments on both command
+// lines (bootfs-region and bootfs).
+package cliargs
 
 import (
 	"strings"
@@ -6,12 +8,13 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// interspersed lets flags follow positional arguments, as in
+// Interspersed lets flags follow positional arguments, as in
 // `bootfs-region sources add URL --keyring FILE`: urfave/cli v2 stops
 // parsing flags at the first positional argument, so the arguments after
 // the (sub)command are reordered to put flags (with their values) first.
-// "--" ends flag reordering.
-func interspersed(cmds []*cli.Command, args []string) []string {
+// "--" ends flag reordering; a command with SkipFlagParsing (bootfs
+// mount, which reads mount(8)'s -o itself) gets its arguments unchanged.
+func Interspersed(cmds []*cli.Command, args []string) []string {
 	out := append([]string(nil), args[:1]...)
 	i := 1
 	var cmd *cli.Command
@@ -24,8 +27,8 @@ func interspersed(cmds []*cli.Command, args []string) []string {
 		cmd, cmds = next, next.Subcommands
 		i++
 	}
-	if cmd == nil {
-		return args
+	if cmd == nil || cmd.SkipFlagParsing {
+		return args // a command that parses its own arguments gets them as typed
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
