@@ -166,7 +166,9 @@ func waitImports(ctx context.Context, c *cli.Context, targets []*importTarget) e
 	}
 	var bar *progressbar.ProgressBar
 	lastLog := time.Time{}
-	tick := time.NewTicker(500 * time.Millisecond)
+	// A GET of the import status is cheap; checking often ends the wait
+	// soon after the import (a script timing it sees the import's time).
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var files, filesTotal int
