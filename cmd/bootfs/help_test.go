@@ -69,19 +69,17 @@ func TestGeneratedDocs(t *testing.T) {
 
 // TestFlagsAfterArguments: `bootfs status MOUNTPOINT --json` (the form
 // --help shows) reads the status of MOUNTPOINT rather than failing with
-// the usage, and so does `bootfs warm MOUNTPOINT PATH --jobs 3`.
+// the usage. (internal/cliargs's TestInterspersed covers warm's --jobs:
+// warm fails on a directory that is not a mount before it looks at its
+// paths, so it cannot show the order here.)
 func TestFlagsAfterArguments(t *testing.T) {
 	dir := t.TempDir() // not a bootfs mount: the error must be about that
-	for _, args := range [][]string{
-		{"bootfs", "status", dir, "--json"},
-		{"bootfs", "warm", dir, "some/path", "--jobs", "3"},
-	} {
-		app := newApp()
-		var out bytes.Buffer
-		app.Writer, app.ErrWriter = &out, &out
-		err := app.Run(cliargs.Interspersed(app.Commands, args))
-		if err == nil || strings.Contains(err.Error(), "usage:") || strings.Contains(err.Error(), "--jobs") {
-			t.Errorf("%q: %v; want an error about %s not being a bootfs mount", args, err, dir)
-		}
+	args := []string{"bootfs", "status", dir, "--json"}
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	err := app.Run(cliargs.Interspersed(app.Commands, args))
+	if err == nil || strings.Contains(err.Error(), "usage:") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("%q: %v; want an error about %s not being a bootfs mount", args, err, dir)
 	}
 }

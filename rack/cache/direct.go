@@ -19,9 +19,15 @@ import (
 // second page-cache copy of every byte (the largest single cost of a cold
 // read in the profiles of docs/benchmarks.md: fresh pages, and concurrent
 // writers spinning on the file's lock) and held twice the memory.
-// Reads of the cache still go through the page cache; a block written
-// direct is simply not resident until someone reads it, and the cache's
-// trust rule (a read from the disk checks the chunk CRCs) covers that.
+// Reads of the cache still go through the page cache. A block written
+// direct counts as trusted (this process wrote it from verified bytes)
+// but is not resident until someone reads it: a read through the cache
+// then comes from the disk and checks the chunk CRCs (the trust rule of
+// the package doc), and a passthrough hand-over of a file fetched in this
+// process first hashes the whole file from the disk (rack/reader's
+// whole-file check). What the kernel reads from the disk after that
+// hand-over is unchecked, as it was when the pages of a buffered write had
+// been evicted.
 //
 // O_DIRECT needs the buffer, the offset and the length aligned to the
 // device's logical block size; directAlign (4 KiB) is a multiple of every

@@ -73,17 +73,28 @@ func (c *Client) treeFrom(ctx context.Context, r *region, path, etag string, wai
 		return nil, "", c.fail(ctx, r, statusError(resp), false)
 	}
 	defer drainClose(resp.Body)
-	var body io.Reader = resp.Body
+	// maxTreeBytes bounds what is read from the network and, gzipped, what
+	// it decodes to.
+	var body io.Reader = io.LimitReader(resp.Body, maxTreeBytes)
 	if resp.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(resp.Body)
+		zr, err := gzip.NewReader(body)
 		if err != nil {
 			return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
 		}
-		body = zr
+		zr.Multistream(false)
+		body = io.LimitReader(zr, maxTreeBytes)
 	}
 	var t wire.Tree
-	dec := json.NewDecoder(io.LimitReader(body, maxTreeBytes))
+	dec := json.NewDecoder(body)
 	if err := dec.Decode(&t); err != nil {
+		return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
+	}
+	// Read to the end: gzip checks its CRC and length only there, and
+	// nothing may follow the tree.
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the tree")
+		}
 		return nil, "", c.fail(ctx, r, fmt.Errorf("decoding tree: %w", err), false)
 	}
 	c.succeeded(r, 0, 0)

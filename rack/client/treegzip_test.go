@@ -17,7 +17,8 @@ import (
 // TestTreeGzip: the rack asks for the tree gzipped (about 7 times smaller
 // at scale) and decodes it; a region that answers plain (an earlier
 // release) still works; a body that says gzip but is not is an error that
-// names the tree, not a tree.
+// names the tree, not a tree, and so is a gzip trailer whose CRC does not
+// match or data after the tree.
 func TestTreeGzip(t *testing.T) {
 	want := wire.Tree{Generation: "g9", Files: []wire.Entry{{Path: "ubuntu/amd64/ga-24.04/noble/stable/boot-kernel", Size: 7}}}
 	plain, err := json.Marshal(want)
@@ -28,7 +29,9 @@ func TestTreeGzip(t *testing.T) {
 	zw := gzip.NewWriter(&zipped)
 	zw.Write(plain)
 	zw.Close()
-	var mode string // "gzip", "plain" or "broken"
+	badCRC := bytes.Clone(zipped.Bytes())
+	badCRC[len(badCRC)-8] ^= 0xff // the trailer's CRC-32
+	var mode string               // "gzip", "plain", "broken", "bad crc" or "trailing"
 	var asked []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		asked = append(asked, r.Header.Get("Accept-Encoding"))
@@ -40,6 +43,11 @@ func TestTreeGzip(t *testing.T) {
 		case "broken":
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Write(plain)
+		case "bad crc":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(badCRC)
+		case "trailing":
+			w.Write(append(append([]byte(nil), plain...), "{}"...))
 		default:
 			w.Write(plain)
 		}
@@ -61,8 +69,9 @@ func TestTreeGzip(t *testing.T) {
 			t.Fatalf("the rack asked Accept-Encoding %q, want gzip", a)
 		}
 	}
-	mode = "broken"
-	if got, _, err := c.Tree(ctx, "", 0); err == nil || !strings.Contains(err.Error(), "decoding tree") {
-		t.Fatalf("a body that is not gzip: Tree = %+v, %v; want a decoding error", got, err)
+	for _, mode = range []string{"broken", "bad crc", "trailing"} {
+		if got, _, err := c.Tree(ctx, "", 0); err == nil || !strings.Contains(err.Error(), "decoding tree") {
+			t.Fatalf("%s: Tree = %+v, %v; want a decoding error", mode, got, err)
+		}
 	}
 }
