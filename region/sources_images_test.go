@@ -372,9 +372,17 @@ func TestImagesDeleteEverywhere(t *testing.T) {
 	callOK(t, rs[0], "POST", wire.PathSources, wire.Source{URL: m.URL, Keyring: keyring(t, m),
 		Selections: []wire.Selection{sel("ubuntu", "*")}}, nil)
 	importAll(t, rs)
-	regiontest.Eventually(t, 60*time.Second, "noble offered, held by both regions", func() bool {
-		img, ok := image(listImages(t, rs[1]), "ubuntu/noble", "amd64/ga-24.04")
-		return ok && len(img.Versions) == 1 && img.Versions[0].Offered && len(img.Versions[0].HeldBy) == 2
+	// Each region answers from its own last tree build: wait until both
+	// offer noble (the first to see it complete may answer before the
+	// other rebuilt its tree; a CI run read r1 still holding it back).
+	regiontest.Eventually(t, 60*time.Second, "noble offered, held by both regions, in both regions' lists and r1's tree", func() bool {
+		for _, r := range rs {
+			img, ok := image(listImages(t, r), "ubuntu/noble", "amd64/ga-24.04")
+			if !ok || len(img.Versions) != 1 || !img.Versions[0].Offered || len(img.Versions[0].HeldBy) != 2 {
+				return false
+			}
+		}
+		return hasPrefix(rs[0].Tree(t), nobleDir)
 	})
 	imgs := listImages(t, rs[0])
 	noble, _ := image(imgs, "ubuntu/noble", "amd64/ga-24.04")
