@@ -37,13 +37,9 @@ type api struct {
 	db    *db.DB
 }
 
-// startAPI serves a Server over loopback until the test ends; tune may
-// change the Deps (timeouts) first.
-func startAPI(t *testing.T, tune func(*Deps)) *api { return startAPITB(t, tune) }
-
-func startAPIB(b *testing.B) *api { return startAPITB(b, nil) }
-
-func startAPITB(t testing.TB, tune func(*Deps)) *api {
+// migratedDB opens a fresh PostgreSQL database with the schema, closed at
+// the end of the test.
+func migratedDB(t testing.TB) *db.DB {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, pgtest.NewDatabase(t))
@@ -54,6 +50,19 @@ func startAPITB(t testing.TB, tune func(*Deps)) *api {
 	if _, _, err := d.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// startAPI serves a Server over loopback until the test ends; tune may
+// change the Deps (timeouts) first.
+func startAPI(t *testing.T, tune func(*Deps)) *api { return startAPITB(t, tune) }
+
+func startAPIB(b *testing.B) *api { return startAPITB(b, nil) }
+
+func startAPITB(t testing.TB, tune func(*Deps)) *api {
+	t.Helper()
+	ctx := context.Background()
+	d := migratedDB(t)
 	st, err := store.Open(store.Options{Dir: filepath.Join(t.TempDir(), "store")})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bootfs/bootfs/internal/digest"
-	"github.com/bootfs/bootfs/internal/pgtest"
 	"github.com/bootfs/bootfs/internal/testpoll"
 	"github.com/bootfs/bootfs/internal/wire"
 	"github.com/bootfs/bootfs/rack/client"
@@ -487,14 +486,7 @@ func BenchmarkServeTree80k(b *testing.B) {
 // the new tree, from one encoding.
 func TestTreeChangeWakesLongPollsOneEncoding(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	if _, _, err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := migratedDB(t)
 	tw := tree.NewWatcher(d, slog.New(slog.DiscardHandler), time.Minute, time.Minute, time.Hour)
 	s := New(Deps{
 		Region: "r1", Secret: []byte(testSecret), DB: d, Tree: tw,
