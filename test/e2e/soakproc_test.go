@@ -128,7 +128,12 @@ func logPanics(path string) []string {
 	return bad
 }
 
-// fdCount returns the number of open file descriptors of process pid.
+// fdCount returns the number of open file descriptors of process pid,
+// leaving out established TCP connections: clients keep those idle for
+// reuse (a rack keeps up to rack/client.MaxIdleConnsPerHost per region),
+// so their number follows the last load, not a leak. A leaked connection
+// shows up all the same once its peer closes it (CLOSE_WAIT), as does any
+// other descriptor.
 func fdCount(pid int) int {
 	if pid == 0 {
 		return -1
@@ -137,7 +142,37 @@ func fdCount(pid int) int {
 	if err != nil {
 		return -1
 	}
-	return len(ents)
+	established := establishedSockets(pid)
+	n := 0
+	for _, e := range ents {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		if err == nil && established[link] {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// establishedSockets returns the "socket:[INODE]" names of the TCP
+// connections in state ESTABLISHED in pid's network namespace.
+func establishedSockets(pid int) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			continue
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			fields := strings.Fields(line)
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+			if i == 0 || len(fields) < 10 || fields[3] != "01" {
+				continue
+			}
+			out["socket:["+fields[9]+"]"] = true
+		}
+	}
+	return out
 }
 
 // goroutines reads go_goroutines from a Prometheus /metrics URL (-1 if it
