@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootfs/bootfs/internal/damage"
 	"github.com/bootfs/bootfs/internal/testskip"
 
 	"github.com/bootfs/bootfs/internal/digest"
@@ -149,34 +150,13 @@ func TestMountVerifyCacheNeverSplices(t *testing.T) {
 	g := newLendRig(t, true)
 	g.read(t, true)
 	served := g.region.Served()
-	damageFlip(t, g.contentFile(t), 3*digest.BlockSize+5)
+	damage.FlipByte(t, g.contentFile(t), 3*digest.BlockSize+5)
 	st := g.read(t, true)
 	if st.SplicedReads != 0 {
 		t.Errorf("verify_cache: %d reads spliced from the cache, want none", st.SplicedReads)
 	}
 	if got := g.region.Served() - served; got != digest.BlockSize {
 		t.Errorf("read after the damage fetched %d bytes, want the damaged block (%d)", got, digest.BlockSize)
-	}
-}
-
-// damageFlip inverts the byte at off through the page cache (and fsyncs).
-func damageFlip(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
 	}
 }
 
