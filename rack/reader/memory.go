@@ -4,28 +4,20 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/bootfs/bootfs/internal/digest"
 	"github.com/bootfs/bootfs/rack/cache"
 	"github.com/bootfs/bootfs/rack/internal/lru"
 )
 
-// bufPool recycles digest.BlockSize buffers (as *[]byte, so that Put does
-// not allocate).
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, digest.BlockSize)
-	return &b
-}}
-
-// getBuf takes a buffer from the pool, counting it as out.
+// getBuf takes a block buffer (blockbuf.go), counting it as out.
 func (m *memory) getBuf() *[]byte {
 	m.out.Add(1)
-	return bufPool.Get().(*[]byte)
+	return blockBufs.get()
 }
 
-// putBuf returns a buffer to the pool.
+// putBuf returns a buffer taken by getBuf.
 func (m *memory) putBuf(b *[]byte) {
 	m.out.Add(-1)
-	bufPool.Put(b)
+	blockBufs.put(b)
 }
 
 // block is one verified block held in memory, an entry of memory's LRU.
