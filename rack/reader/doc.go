@@ -49,8 +49,9 @@
 // detached from the caller's context so that one FUSE request being
 // interrupted does not fail the others waiting on the same block. Fetches
 // from regions are bounded by a weighted semaphore (ReaderOptions.MaxFetches).
-// Memory is bounded: block buffers come from a sync.Pool and live only in the
-// in-memory LRU, in loads in progress and while being copied out.
+// Memory is bounded: block buffers come from a free list of buffers on
+// transparent huge pages (blockbuf.go) and live only in the in-memory LRU,
+// in loads in progress and while being copied out.
 //
 // # Readahead
 //
