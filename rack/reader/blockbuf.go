@@ -65,21 +65,18 @@ func (a *bufArena) put(b *[]byte) {
 // block buffers; on failure it returns one buffer from the Go heap.
 func hugeBlockBufs() []*[]byte {
 	// Map twice the size to find an aligned huge page inside, then unmap
-	// the rest.
-	m, err := unix.Mmap(-1, 0, 2*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	// the rest (by address: unix.Munmap only takes whole mappings).
+	p, err := unix.MmapPtr(-1, 0, nil, 2*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		b := make([]byte, digest.BlockSize)
 		return []*[]byte{&b}
 	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-	lead := int((hugePage - base%hugePage) % hugePage)
-	page := m[lead : lead+hugePage : lead+hugePage]
+	lead := (hugePage - uintptr(p)%hugePage) % hugePage
 	if lead > 0 {
-		_ = unix.Munmap(m[:lead])
+		_ = unix.MunmapPtr(p, lead)
 	}
-	if tail := m[lead+hugePage:]; len(tail) > 0 {
-		_ = unix.Munmap(tail)
-	}
+	_ = unix.MunmapPtr(unsafe.Add(p, lead+hugePage), hugePage-lead)
+	page := unsafe.Slice((*byte)(unsafe.Add(p, lead)), hugePage)
 	// EINVAL where the kernel has no THP: the page works all the same.
 	_ = unix.Madvise(page, unix.MADV_HUGEPAGE)
 	out := make([]*[]byte, 0, hugePage/digest.BlockSize)
