@@ -121,7 +121,8 @@ Options (-o, comma-separated):
                         (turns passthrough off: the kernel's reads could not be checked)
    no_passthrough       never let the kernel read wholly cached files directly
                         (FUSE passthrough, used by default when running as root)
-   memory_limit=SIZE    soft limit of the Go heap (default 80M; GOMEMLIMIT overrides)
+   memory_limit=SIZE    soft limit of the Go heap (default 80M; GOMEMLIMIT overrides);
+                        the reader's block buffers (huge pages, a few dozen MiB) come on top
    log_level=LEVEL      debug, info, warn or error (default info)
    log_file=FILE        append the log to FILE
    fsname=NAME          source shown in /proc/mounts (default SOURCE)
